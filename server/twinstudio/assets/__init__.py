@@ -1,0 +1,1 @@
+"""Builders for the studio's own USD assets (procedural twin, sets)."""
