@@ -1,0 +1,430 @@
+"""The aiohttp adapter: websocket sessions and a JSON REST API around the studio's rooms.
+
+Routes:
+
+- ``GET /`` and static files: the browser studio (client_web/).
+- ``GET /healthz``: 200 with JSON once the server is ready.
+- ``GET /rooms/{room}/ws?token=...``: the live session (msgpack binary frames;
+  see schemas/protocol.schema.json). The first message must be ``hello``.
+- ``/api/rooms/...``: room info, members, takes, notes, exports and the asset
+  library, authenticated with ``Authorization: Bearer TOKEN`` or ``?token=``.
+
+This module only moves bytes: every decision is made by :class:`Room`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+from aiohttp import WSMsgType, web
+
+from twinstudio import __version__
+from twinstudio.auth import AuthError, Grant, TokenAuthority
+from twinstudio.rooms.room import Room, Send
+from twinstudio.rooms.studio import Studio
+from twinstudio.transport.outbound import OutboundQueue
+
+log = logging.getLogger(__name__)
+
+CLOSE_MARK = b""  # queued after a final error: the writer closes the socket when it gets here
+STATIC_ROOT = Path(__file__).resolve().parents[3] / "client_web"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    max_message_bytes: int = 8 * 1024 * 1024
+    rate_per_s: float = 240.0  # sustained messages per second per connection
+    rate_burst: float = 480.0
+    hello_timeout_s: float = 10.0
+    heartbeat_s: float = 15.0  # a vanished client is dropped (and leaves) after ~2 heartbeats
+    queue_limit: int = 5_000
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass
+class RateLimit:
+    """A token bucket: ``allow()`` is False while the sender exceeds ``rate`` messages/s."""
+
+    rate: float
+    burst: float
+    tokens: float = field(init=False)
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class Connection:
+    conn: str
+    ws: web.WebSocketResponse
+    room: str
+    queue: OutboundQueue
+    close_code: int | None = None
+
+
+def pack(message: dict[str, Any]) -> bytes:
+    data: bytes = msgpack.packb(message, use_bin_type=True)
+    return data
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False, strict_map_key=True, max_buffer_size=len(data))
+
+
+class StudioServer:
+    """Owns the connections; hands every decoded message to its room and fans out the replies."""
+
+    def __init__(
+        self, studio: Studio, auth: TokenAuthority, config: ServerConfig | None = None
+    ) -> None:
+        self.studio = studio
+        self.auth = auth
+        self.config = config or ServerConfig()
+        self.connections: dict[str, Connection] = {}
+        self._ids = itertools.count(1)
+
+    # -- app ---------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_message_bytes)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/rooms/{room}/ws", self.websocket)
+        app.router.add_get("/api/rooms", self.list_rooms)
+        app.router.add_get("/api/rooms/{room}", self.room_info)
+        app.router.add_get("/api/rooms/{room}/members", self.members)
+        app.router.add_get("/api/rooms/{room}/export.{fmt}", self.export)
+        app.router.add_get("/api/rooms/{room}/takes", self.takes)
+        app.router.add_post("/api/rooms/{room}/takes", self.save_take)
+        app.router.add_get("/api/rooms/{room}/takes/diff", self.diff_takes)
+        app.router.add_post("/api/rooms/{room}/takes/{name}/restore", self.restore_take)
+        app.router.add_get("/api/rooms/{room}/notes", self.notes)
+        app.router.add_post("/api/rooms/{room}/notes", self.add_note)
+        app.router.add_get("/api/rooms/{room}/files", self.files)
+        app.router.add_get("/api/rooms/{room}/files/{path:.+}", self.file)
+        if STATIC_ROOT.is_dir():
+            app.router.add_get("/", self.index)
+            app.router.add_static("/static/", STATIC_ROOT)
+        app.on_shutdown.append(self._shutdown)
+        return app
+
+    async def _shutdown(self, _app: web.Application) -> None:
+        for c in list(self.connections.values()):
+            await c.ws.close(code=1001, message=b"server shutting down")
+        self.studio.close()
+
+    async def index(self, _request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC_ROOT / "index.html")
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "ok": True,
+                "version": __version__,
+                "rooms": len(self.studio.rooms),
+                "connections": len(self.connections),
+            }
+        )
+
+    # -- auth --------------------------------------------------------------------------
+
+    def _grant(self, request: web.Request, room: str) -> Grant:
+        token = request.query.get("token")
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            token = header.removeprefix("Bearer ").strip()
+        try:
+            return self.auth.verify(token, room)
+        except AuthError as exc:
+            unauthorized = exc.code in ("token_missing", "token_invalid", "token_expired")
+            error = web.HTTPUnauthorized if unauthorized else web.HTTPForbidden
+            raise error(
+                text=json.dumps({"code": exc.code, "message": exc.message}),
+                content_type="application/json",
+            ) from None
+
+    def _room(self, request: web.Request) -> tuple[Room, Grant]:
+        name = request.match_info["room"]
+        grant = self._grant(request, name)
+        return self.studio.room(name), grant
+
+    def _origin_ok(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:  # not a browser: scripts and render nodes authenticate by token alone
+            return True
+        if origin in self.config.allowed_origins:
+            return True
+        return origin.split("://", 1)[-1] == request.host
+
+    # -- websocket ---------------------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["room"]
+        if not self._origin_ok(request):
+            return web.json_response(
+                {
+                    "code": "origin_forbidden",
+                    "message": f"origin {request.headers.get('Origin')} is not allowed",
+                },
+                status=403,
+            )
+        try:
+            grant = self.auth.verify(request.query.get("token"), name)
+        except AuthError as exc:
+            status = 401 if exc.code in ("token_missing", "token_invalid", "token_expired") else 403
+            return web.json_response({"code": exc.code, "message": exc.message}, status=status)
+        ws = web.WebSocketResponse(
+            heartbeat=self.config.heartbeat_s, max_msg_size=self.config.max_message_bytes
+        )
+        await ws.prepare(request)
+        conn = Connection(f"c{next(self._ids)}", ws, name, OutboundQueue(self.config.queue_limit))
+        writer = asyncio.create_task(self._write(conn))
+        room: Room | None = None
+        try:
+            hello = await self._hello(conn)
+            if hello is None:
+                return ws
+            room = self.studio.room(name)
+            self.connections[conn.conn] = conn
+            self._dispatch(room, room.join(conn.conn, grant, hello))
+            await self._read(conn, room)
+        finally:
+            if room is not None:
+                self.connections.pop(conn.conn, None)
+                self._dispatch(room, room.leave(conn.conn))
+            conn.queue.close()
+            await writer
+            await ws.close()
+        return ws
+
+    async def _hello(self, conn: Connection) -> dict[str, Any] | None:
+        try:
+            msg = await conn.ws.receive(timeout=self.config.hello_timeout_s)
+        except TimeoutError:
+            self._send_error(conn, "hello_timeout", "send 'hello' first", close=True)
+            return None
+        if msg.type != WSMsgType.BINARY:
+            self._send_error(
+                conn, "malformed_message", "messages are msgpack binary frames", close=True
+            )
+            return None
+        try:
+            hello = unpack(msg.data)
+        except Exception:
+            hello = None
+        if not isinstance(hello, dict) or hello.get("type") != "hello":
+            self._send_error(conn, "not_joined", "the first message must be 'hello'", close=True)
+            return None
+        return hello
+
+    async def _read(self, conn: Connection, room: Room) -> None:
+        limit = RateLimit(self.config.rate_per_s, self.config.rate_burst)
+        async for msg in conn.ws:
+            if msg.type != WSMsgType.BINARY:
+                if msg.type == WSMsgType.TEXT:
+                    self._send_error(
+                        conn, "malformed_message", "messages are msgpack binary frames"
+                    )
+                    continue
+                break
+            if not limit.allow():
+                self._send_error(conn, "rate_limited", "too many messages: slow down")
+                continue
+            try:
+                decoded = unpack(msg.data)
+            except Exception as exc:
+                self._send_error(conn, "malformed_message", f"not valid msgpack: {exc}")
+                continue
+            if not isinstance(decoded, dict):
+                self._send_error(
+                    conn, "malformed_message", "a message is a msgpack map with a 'type'"
+                )
+                continue
+            try:
+                sends = room.receive(conn.conn, decoded)
+            except Exception:  # a bug must not take the room down; the stage is unchanged
+                log.exception("room %s failed on a %r message", room.name, decoded.get("type"))
+                self._send_error(
+                    conn, "internal_error", "the server failed on this message; it was not applied"
+                )
+                continue
+            self._dispatch(room, sends)
+            self.studio.after_change(room)
+
+    async def _write(self, conn: Connection) -> None:
+        while (data := await conn.queue.get()) is not None:
+            if data == CLOSE_MARK:
+                await conn.ws.close(code=1008, message=b"closed by server")
+                return
+            try:
+                await conn.ws.send_bytes(data)
+            except ConnectionError:
+                return
+        if conn.close_code is not None:  # dropped for falling behind: it reconnects with last_seq
+            await conn.ws.close(code=conn.close_code, message=b"too far behind: reconnect")
+
+    def _send_error(
+        self, conn: Connection, code: str, message: str, *, close: bool = False
+    ) -> None:
+        conn.queue.put(pack({"type": "error", "code": code, "message": message}))
+        if close:
+            conn.queue.put(CLOSE_MARK)
+
+    def _dispatch(self, room: Room, sends: list[Send]) -> None:
+        for send in sends:
+            data = pack(send.message)
+            targets = send.to if send.to is not None else tuple(room.members)
+            for target in targets:
+                conn = self.connections.get(target)
+                if conn is None:
+                    continue
+                if not conn.queue.put(data, send.key):
+                    log.warning("dropping %s: %d messages behind", target, len(conn.queue))
+                    conn.close_code = 1013
+                    conn.queue.close()
+                elif send.close:
+                    conn.queue.put(CLOSE_MARK)
+
+    # -- REST --------------------------------------------------------------------------
+
+    async def list_rooms(self, request: web.Request) -> web.Response:
+        return web.json_response({"rooms": self.studio.existing_rooms()})
+
+    async def room_info(self, request: web.Request) -> web.Response:
+        room, _ = self._room(request)
+        return web.json_response(
+            {
+                "name": room.name,
+                "seq": room.seq,
+                "shot": room.room_stage.shot,
+                "review_camera": room.room_stage.review_camera(),
+                "members": len(room.members),
+            }
+        )
+
+    async def members(self, request: web.Request) -> web.Response:
+        room, _ = self._room(request)
+        return web.json_response({"members": [m.to_wire() for m in room.members.values()]})
+
+    async def takes(self, request: web.Request) -> web.Response:
+        room, _ = self._room(request)
+        return web.json_response({"takes": [t.summary() for t in room.takes.values()]})
+
+    async def notes(self, request: web.Request) -> web.Response:
+        room, _ = self._room(request)
+        return web.json_response({"notes": room.notes.to_wire()})
+
+    async def _act(self, request: web.Request, msg: dict[str, Any]) -> web.Response:
+        room, grant = self._room(request)
+        sends = room.receive_as(grant, msg)
+        mine = [s.message for s in sends if s.to == (f"rest:{grant.user}",)]
+        self._dispatch(room, [s for s in sends if s.to is None])
+        self.studio.after_change(room)
+        errors = [m for m in mine if m["type"] == "error"]
+        if errors:
+            status = 403 if errors[0]["code"] == "forbidden" else 400
+            return web.json_response(errors[0], status=status)
+        return web.json_response({"ok": True, "seq": room.seq, "replies": mine})
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(
+                text=json.dumps({"code": "malformed_message", "message": "send a JSON object"}),
+                content_type="application/json",
+            ) from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(
+                text=json.dumps({"code": "malformed_message", "message": "send a JSON object"}),
+                content_type="application/json",
+            )
+        return body
+
+    async def save_take(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        return await self._act(
+            request, {"type": "take", "action": "save", "name": body.get("name")}
+        )
+
+    async def restore_take(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        return await self._act(request, {"type": "take", "action": "restore", "name": name})
+
+    async def diff_takes(self, request: web.Request) -> web.Response:
+        room, grant = self._room(request)
+        msg = {
+            "type": "take",
+            "action": "diff",
+            "a": request.query.get("a"),
+            "b": request.query.get("b"),
+        }
+        reply = room.receive_as(grant, msg)[0].message
+        return web.json_response(reply, status=404 if reply["type"] == "error" else 200)
+
+    async def add_note(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        return await self._act(request, {**body, "type": "note"})
+
+    async def files(self, request: web.Request) -> web.Response:
+        room, _ = self._room(request)
+        return web.json_response({"files": room.snapshot()["library"]})
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        room, _ = self._room(request)
+        try:
+            path = room.library.resolve(request.match_info["path"], usd_only=False)
+        except Exception as exc:
+            return web.json_response({"code": "asset_not_found", "message": str(exc)}, status=404)
+        return web.FileResponse(path)
+
+    async def export(self, request: web.Request) -> web.StreamResponse:
+        room, _ = self._room(request)
+        fmt = request.match_info["fmt"]
+        if fmt not in ("usda", "usdc", "usdz"):
+            return web.json_response(
+                {"code": "bad_format", "message": "export as usda, usdc or usdz"}, status=400
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            out = export_room(room, Path(tmp), fmt)
+            data = out.read_bytes()
+        return web.Response(
+            body=data,
+            content_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{room.name}.{fmt}"'},
+        )
+
+
+def export_room(room: Room, directory: Path, fmt: str) -> Path:
+    """Flatten the room's composed stage (shot + edits) into one file in ``directory``."""
+    from pxr import UsdUtils
+
+    stage = room.room_stage.stage
+    if fmt == "usdz":
+        flat = directory / f"{room.name}.usdc"
+        stage.Export(str(flat))
+        out = directory / f"{room.name}.usdz"
+        if not UsdUtils.CreateNewUsdzPackage(str(flat), str(out)):
+            raise RuntimeError("USD could not package the room as usdz")
+        return out
+    out = directory / f"{room.name}.{fmt}"
+    stage.Export(str(out))
+    return out
