@@ -203,7 +203,7 @@ def _bind_matrices(rig: Rig, scale: float) -> FloatArray:
         mats[i, 0, :3], mats[i, 1, :3], mats[i, 2, :3] = x, y, z
         mats[i, 3, :3] = rig.heads[name] * scale
         mats[i, 3, 3] = 1.0
-    return np.round(mats, 7)
+    return np.round(mats, 7) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _local_matrices(world: FloatArray) -> FloatArray:
@@ -221,7 +221,7 @@ def _local_matrices(world: FloatArray) -> FloatArray:
         inv[:3, :3] = rot_t
         inv[3, :3] = -p[3, :3] @ rot_t
         local[i] = world[i] @ inv
-    return np.round(local, 7)
+    return np.round(local, 7) + 0.0
 
 
 # --------------------------------------------------------------------------- swept tubes
@@ -649,7 +649,7 @@ def _pieces(shape: BodyShape, rig: Rig, scale: float) -> dict[str, Piece]:
                 (1.0, 0.026, 0.020, 0.0),
             ),
             side=(0.0, 0.0, 1.0),
-            caps=(0.055, 0.022),
+            caps=(0.045, 0.022),
             around=20,
         )
 
@@ -689,9 +689,9 @@ def _pieces(shape: BodyShape, rig: Rig, scale: float) -> dict[str, Piece]:
         leg = Tube(
             path=(_t(hip), _t(knee), _t(ankle)),
             keys=(
-                (0.0, 0.092, 0.090, 0.0),
-                (0.16, 0.083, 0.085, 0.0),
-                (fk - 0.07, 0.058, 0.060, 0.0),
+                (0.0, 0.096, 0.094, 0.0),
+                (0.16, 0.089, 0.090, 0.0),
+                (fk - 0.07, 0.062, 0.064, 0.0),
                 (fk, 0.050, 0.053, 0.005),
                 (fk + 0.15, 0.054, 0.060, -0.012),
                 (0.85, 0.038, 0.042, -0.004),
@@ -804,13 +804,28 @@ class Look:
     garments: tuple[Garment, ...]
 
 
-def _garment(body: Body, parts: Sequence[tuple[FloatArray, IntArray, IntArray]]) -> MeshData:
+def _garment(
+    body: Body,
+    parts: Sequence[tuple[FloatArray, IntArray, IntArray]],
+    hips_share: Sequence[float] | None = None,
+) -> MeshData:
+    """Merge garment parts and skin them from the nearest body vertices.
+
+    ``hips_share`` (per part) moves that fraction of each vertex's weight to Hips, so loose
+    parts such as a skirt follow the pelvis more than the legs.
+    """
     meshes: list[MeshData] = []
     for points, counts, indices in parts:
         normals = _vertex_normals(points, counts, indices)
         meshes.append(MeshData(points * body.scale, normals, counts, indices, np.zeros((0,))))
     merged = _merge(meshes)
     dense = _transfer_weights(merged.points, body.mesh.points, body.mesh.weights)
+    if hips_share is not None:
+        share = np.concatenate(
+            [np.full(len(m.points), f) for m, f in zip(meshes, hips_share, strict=True)]
+        )
+        dense *= (1.0 - share)[:, None]
+        dense[:, JOINT_INDEX["Hips"]] += share
     idx, wts = _quantise(dense)
     merged.weights = _dense(idx, wts)
     return merged
@@ -866,9 +881,8 @@ def make_looks(body: Body) -> tuple[Look, ...]:
         _grid_points(skirt, 0, n_rings, False, False),
         *_grid_topology(n_rings, skirt.rings.shape[1], False, False),
     )
-    dress = _garment(
-        body, [shell("torso", _torso_sigma(0.99), _torso_sigma(1.39), 0.010), skirt_mesh]
-    )
+    bodice = shell("torso", _torso_sigma(0.99), _torso_sigma(1.39), 0.010)
+    dress = _garment(body, [bodice, skirt_mesh], hips_share=(0.0, 0.5))
     return (
         Look(
             prim="StudioBasics",
@@ -925,7 +939,7 @@ def bind_material(prim: Any, material: Any) -> None:
 
 
 def _f32(a: FloatArray, decimals: int) -> NDArray[np.float32]:
-    return np.round(a, decimals).astype(np.float32)
+    return (np.round(a, decimals) + 0.0).astype(np.float32)
 
 
 def author_mesh(
@@ -1062,8 +1076,12 @@ def pose_usda(body: Body, path: str = "/Studio/Twin/Pose") -> str:
     translations: list[Any] = []
     for m in body.local:
         mat = _matrix(m)
-        rotations.append(Gf.Quatf(mat.ExtractRotationQuat().GetNormalized()))
-        translations.append(Gf.Vec3f(mat.ExtractTranslation()))
+        q = mat.ExtractRotationQuat().GetNormalized()
+        if q.GetReal() < 0:
+            q = -q
+        r, (i, j, k) = q.GetReal(), q.GetImaginary()
+        rotations.append(Gf.Quatf(r + 0.0, i + 0.0, j + 0.0, k + 0.0))
+        translations.append(Gf.Vec3f(*[float(c) + 0.0 for c in m[3, :3]]))
     anim.CreateRotationsAttr(Vt.QuatfArray(rotations))
     anim.CreateTranslationsAttr(Vt.Vec3fArray(translations))
     anim.CreateScalesAttr(Vt.Vec3hArray([Gf.Vec3h(1, 1, 1)] * len(JOINT_TOKENS)))

@@ -23,8 +23,11 @@ disk with a ``logging.warning``. It returns ``None`` when there is no checkpoint
 and raises :class:`CheckpointCorrupt` when checkpoint pairs exist but none is intact
 (starting empty then would silently lose the compacted part of the journal).
 
-Asset paths in the edit layer are stored verbatim (usdc export does not re-anchor them),
-so content transferred back into a room's library-anchored edit layer resolves as before.
+Reading the edit layer back: :func:`edit_layer_text` (usda text, for
+``RoomStage.load_edit_layer``) or :func:`open_edit_layer` (an anonymous in-memory layer,
+for ``TransferContent``). Neither keeps the usdc file open or memory-mapped. Asset paths
+are stored verbatim (usdc export does not re-anchor them), so content moved back into a
+room's library-anchored edit layer resolves as before.
 """
 
 from __future__ import annotations

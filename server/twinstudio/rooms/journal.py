@@ -567,7 +567,9 @@ class FileJournal:
                 if later is not None:
                     raise JournalCorrupt(
                         f"{where}: {parsed.reason}, followed by an intact record seq {later[1]} "
-                        f"at offset {later[0]}; this is corruption, not a torn tail"
+                        f"at offset {later[0]}; this is corruption, not a torn tail (to accept "
+                        f"losing every record from seq {expected} on, truncate the file to "
+                        f"{pos} bytes)"
                     )
                 self._truncate_tail(path, pos, len(data) - pos, parsed.reason, expected - 1)
                 return _Segment(path, first_seq, expected - 1, pos)

@@ -359,11 +359,10 @@ class Room:
         self._record_step(member.user, step, label, inverse, merge, coalesce_key(op))
         if client_id is not None:
             self._remember_op(member.user, client_id)
-        out = []
-        if client_id is not None:
-            out.append(Send({"type": "ack", "id": client_id, "seq": self.seq}, to))
         key = coalesce_key(op)
-        out.append(Send(record, None, key=f"op:{key}" if key else None))
+        out = [Send(record, None, key=f"op:{key}" if key else None)]
+        if client_id is not None:  # after the broadcast: the sender sees its edit, then the ack
+            out.append(Send({"type": "ack", "id": client_id, "seq": self.seq}, to))
         return out
 
     def _record_step(

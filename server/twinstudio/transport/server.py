@@ -20,6 +20,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def pack(message: dict[str, Any]) -> bytes:
 
 
 def unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False, strict_map_key=True, max_buffer_size=len(data))
+    return msgpack.unpackb(data, raw=False, strict_map_key=True)
 
 
 class StudioServer:
@@ -101,6 +102,8 @@ class StudioServer:
         self.config = config or ServerConfig()
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
+        # trace(direction, conn, message): sees every decoded message in ("in") and out ("out")
+        self.trace: Callable[[str, str, dict[str, Any]], None] | None = None
 
     # -- app ---------------------------------------------------------------------------
 
@@ -230,6 +233,8 @@ class StudioServer:
             hello = unpack(msg.data)
         except Exception:
             hello = None
+        if self.trace is not None and isinstance(hello, dict):
+            self.trace("in", conn.conn, hello)
         if not isinstance(hello, dict) or hello.get("type") != "hello":
             self._send_error(conn, "not_joined", "the first message must be 'hello'", close=True)
             return None
@@ -258,6 +263,8 @@ class StudioServer:
                     conn, "malformed_message", "a message is a msgpack map with a 'type'"
                 )
                 continue
+            if self.trace is not None:
+                self.trace("in", conn.conn, decoded)
             try:
                 sends = room.receive(conn.conn, decoded)
             except Exception:  # a bug must not take the room down; the stage is unchanged
@@ -284,12 +291,17 @@ class StudioServer:
     def _send_error(
         self, conn: Connection, code: str, message: str, *, close: bool = False
     ) -> None:
-        conn.queue.put(pack({"type": "error", "code": code, "message": message}))
+        error = {"type": "error", "code": code, "message": message}
+        if self.trace is not None:
+            self.trace("out", conn.conn, error)
+        conn.queue.put(pack(error))
         if close:
             conn.queue.put(CLOSE_MARK)
 
     def _dispatch(self, room: Room, sends: list[Send]) -> None:
         for send in sends:
+            if self.trace is not None:
+                self.trace("out", ",".join(send.to) if send.to else "*", send.message)
             data = pack(send.message)
             targets = send.to if send.to is not None else tuple(room.members)
             for target in targets:

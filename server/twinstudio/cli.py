@@ -1,0 +1,172 @@
+"""``twinstudio``: serve rooms, print invite tokens, run the demo, export a room."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from twinstudio.auth import ROLES, TokenAuthority
+from twinstudio.rooms.journal import FsyncPolicy
+from twinstudio.rooms.studio import Studio
+from twinstudio.transport.server import ServerConfig, StudioServer, export_room
+
+REPO_STAGES = Path(__file__).resolve().parents[2] / "stages"
+
+
+def default_library() -> Path:
+    return Path(os.environ.get("TWINSTUDIO_LIBRARY", REPO_STAGES))
+
+
+def _studio(args: argparse.Namespace) -> Studio:
+    return Studio(
+        Path(args.data),
+        Path(args.library),
+        fsync=FsyncPolicy(args.fsync),
+        checkpoint_every=args.checkpoint_every,
+    )
+
+
+def _add_server_args(p: argparse.ArgumentParser, port: int) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=port)
+    p.add_argument("--data", default="data", help="rooms, journals, checkpoints and secrets")
+    p.add_argument("--library", default=str(default_library()), help="the asset library (stages/)")
+    p.add_argument(
+        "--fsync",
+        choices=[p.value for p in FsyncPolicy],
+        default=FsyncPolicy.ALWAYS.value,
+        help="journal durability: always (survives power loss), interval or never "
+        "(both survive a process crash)",
+    )
+    p.add_argument("--checkpoint-every", type=int, default=1000, help="events between checkpoints")
+    p.add_argument("--allow-origin", action="append", default=[], help="extra allowed web origin")
+
+
+def _serve(args: argparse.Namespace, *, on_ready: str | None = None) -> None:
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    studio = _studio(args)
+    studio.room("default")  # recover the default room before we say we are ready
+    server = StudioServer(
+        studio,
+        TokenAuthority.from_data_dir(data),
+        ServerConfig(allowed_origins=tuple(args.allow_origin)),
+    )
+
+    async def main() -> None:
+        runner = web.AppRunner(server.app())
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        print(f"twinstudio serving http://{args.host}:{args.port} (data: {data})", flush=True)
+        if on_ready:
+            print(on_ready, flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _serve(args)
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    auth = TokenAuthority.from_data_dir(Path(args.data))
+    print(auth.issue(args.room, args.role, name=args.name, ttl_seconds=args.ttl_hours * 3600))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    auth = TokenAuthority.from_data_dir(Path(args.data))
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    lines = ["", "Join the default shoot (each link is an invite for one role):"]
+    for role, name in (("owner", "Photographer"), ("editor", "Stylist"), ("reviewer", "Client")):
+        token = auth.issue("default", role, name=name)
+        lines.append(f"  {role:<9}{base}/?room=default&token={token}")
+    script = auth.issue("default", "editor", name="Script")
+    lines += [
+        "",
+        "From Python:",
+        "  from twinstudio.client import connect",
+        f"  s = connect({base!r}, room='default', token={script!r})",
+        "  s.set('/Studio/Lights/Key', 'inputs:intensity', 30.0)",
+        "",
+        "Ctrl+C stops the studio; everything acknowledged is kept in " + str(Path(args.data)),
+    ]
+    _serve(args, on_ready="\n".join(lines))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    studio = _studio(args)
+    room = studio.room(args.room)
+    out = Path(args.out)
+    fmt = out.suffix.lstrip(".")
+    if fmt not in ("usda", "usdc", "usdz"):
+        print("export to a .usda, .usdc or .usdz file", file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = export_room(room, out.parent, fmt)
+    if written != out:
+        written.replace(out)
+    studio.close()
+    print(f"exported room {args.room} at seq {room.seq} to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twinstudio", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the studio")
+    _add_server_args(p, 8420)
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("demo", help="serve the default shot and print join links")
+    _add_server_args(p, 8420)
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("invite", help="print an invite token for a room and role")
+    p.add_argument("--data", default="data")
+    p.add_argument("--room", default="default")
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--name", default=None, help="display name (default: the role)")
+    p.add_argument("--ttl-hours", type=float, default=24 * 7)
+    p.set_defaults(fn=cmd_invite)
+
+    p = sub.add_parser("export", help="flatten a room (shot + edits) to .usda/.usdc/.usdz")
+    p.add_argument("--data", default="data")
+    p.add_argument("--library", default=str(default_library()))
+    p.add_argument("--room", default="default")
+    p.add_argument("--fsync", default="always", choices=[p.value for p in FsyncPolicy])
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("out")
+    p.set_defaults(fn=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    result: int = args.fn(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

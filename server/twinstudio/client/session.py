@@ -1,0 +1,523 @@
+"""The async Python API: one live session in a room, over the studio's wire protocol.
+
+``aconnect`` joins, mirrors the asset library, builds the replica from the
+snapshot and starts a reader task. Edits are sent as ops; ``set`` and friends
+return the seq the server gave the edit once it is durable, and raise
+:class:`StudioError` (with the server's code) when it was refused.
+
+If the socket drops, the session reconnects with its last seq, receives only
+what it missed (or a fresh snapshot), and resends edits that were never
+acknowledged; the server recognises resends by their id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import msgpack
+import websockets
+from pxr import Usd
+
+from twinstudio.client.library_cache import mirror_library
+from twinstudio.client.replica import Replica, ReplicaDiverged
+from twinstudio.rooms.room import PROTOCOL_VERSION
+from twinstudio.stage import ops as O
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class StudioError(Exception):
+    """The server refused something. ``code`` is stable; ``message`` says what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _ws_url(base_url: str, room: str, token: str) -> str:
+    parts = urlsplit(base_url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    path = parts.path.rstrip("/") + f"/rooms/{quote(room)}/ws"
+    return urlunsplit((scheme, parts.netloc, path, f"token={quote(token)}", ""))
+
+
+def _http_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+class AsyncSession:
+    """A joined member of a room. Create it with :func:`aconnect`."""
+
+    def __init__(
+        self, url: str, room: str, token: str, name: str | None, *, auto_apply: bool = True
+    ):
+        self.url = _http_url(url)
+        self.room = room
+        self.token = token
+        self.name = name
+        self.auto_apply = auto_apply
+        self.replica = Replica()
+        self.member: dict[str, Any] = {}
+        self.members: list[dict[str, Any]] = []
+        self.locks: list[dict[str, Any]] = []
+        self.notes: dict[str, dict[str, Any]] = {}
+        self.takes: dict[str, dict[str, Any]] = {}
+        self.review_camera: str | None = None
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._unacked: dict[str, dict[str, Any]] = {}  # ops to resend after a reconnect
+        self._buffered: list[dict[str, Any]] = []
+        self._received_seq = 0
+        self._seq_changed = asyncio.Condition()
+        self._listeners: list[Listener] = []
+        self._ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:8]
+        self._closing = False
+        self._batch: list[O.EditOp] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        ws = await websockets.connect(
+            _ws_url(self.url, self.room, self.token), max_size=64 * 1024 * 1024, compression=None
+        )
+        hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION, "client": "python"}
+        if self.name:
+            hello["name"] = self.name
+        if self.replica.seq and self._room_ready():
+            hello["last_seq"] = self.replica.seq if self.auto_apply else self._received_seq
+        await ws.send(msgpack.packb(hello, use_bin_type=True))
+        first = msgpack.unpackb(await ws.recv(), raw=False)
+        if first.get("type") == "error":
+            await ws.close()
+            raise StudioError(first["code"], first["message"])
+        self.member = first["member"]
+        self._ws = ws
+        # what follows welcome: a snapshot, or the missed events then a state message
+        while True:
+            msg = msgpack.unpackb(await ws.recv(), raw=False)
+            if msg["type"] == "snapshot":
+                await self._load_snapshot(msg)
+                break
+            if msg["type"] == "state":
+                self._on_state(msg)
+                break
+            await self._on_message(msg)
+        self.connected.set()
+        for msg in list(self._unacked.values()):  # the server dedupes by id
+            await ws.send(msgpack.packb(msg, use_bin_type=True))
+
+    def _room_ready(self) -> bool:
+        try:
+            self.replica.room_stage  # noqa: B018
+        except RuntimeError:
+            return False
+        return True
+
+    async def _load_snapshot(self, msg: dict[str, Any]) -> None:
+        root = await mirror_library(self.url, self.room, self.token, msg["library"])
+        self._buffered.clear()
+        self.replica.load_snapshot(msg, root)
+        self._received_seq = msg["seq"]
+        self.review_camera = msg.get("review_camera")
+        self._on_state(msg)
+        await self._notify_seq()
+
+    def _on_state(self, msg: dict[str, Any]) -> None:
+        self.locks = msg["locks"]
+        self.notes = {n["id"]: n for n in msg["notes"]}
+        self.takes = {t["name"]: t for t in msg["takes"]}
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                async for raw in self._ws:
+                    await self._on_message(msgpack.unpackb(raw, raw=False))
+            except websockets.ConnectionClosed:
+                pass
+            except ReplicaDiverged as exc:
+                log.warning("%s; resyncing from a snapshot", exc)
+                self.replica.seq = 0
+            if self._closing:
+                return
+            self.connected.clear()
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        delay = 0.05
+        while not self._closing:
+            try:
+                await self._open()
+                self.reconnects += 1
+                return
+            except StudioError as exc:
+                if exc.code in (
+                    "token_expired",
+                    "token_invalid",
+                    "room_full",
+                    "protocol_unsupported",
+                ):
+                    self._fail_all(exc)
+                    self._closing = True
+                    return
+            except (TimeoutError, OSError, websockets.WebSocketException):
+                pass
+            await asyncio.sleep(delay)  # back off while the server is away
+            delay = min(delay * 2, 2.0)
+
+    def _fail_all(self, exc: Exception) -> None:
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+
+    async def close(self) -> None:
+        """Leave the room."""
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        self._fail_all(StudioError("closed", "the session was closed"))
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- incoming ----------------------------------------------------------------------
+
+    async def _on_message(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind in ("ack", "take_diff", "pong") or (kind == "error" and "id" in msg):
+            fut = self._pending.pop(msg.get("id", ""), None)
+            self._unacked.pop(msg.get("id", ""), None)
+            if fut is not None and not fut.done():
+                if kind == "error":
+                    fut.set_exception(StudioError(msg["code"], msg["message"]))
+                else:
+                    fut.set_result(msg)
+            return
+        if kind == "error":
+            log.warning("server: %s: %s", msg.get("code"), msg.get("message"))
+            return
+        if kind == "presence":
+            self.members = msg["members"]
+        elif kind == "locks":
+            self.locks = msg["locks"]
+        elif kind == "op":
+            if self.auto_apply:
+                self._apply(msg)
+            else:
+                self._buffered.append(msg)
+        elif kind == "note":
+            self.notes[msg["note"]["id"]] = msg["note"]
+        elif kind == "take":
+            if msg["action"] == "save":
+                self.takes[msg["take"]["name"]] = msg["take"]
+            else:
+                self.takes.pop(msg["take"]["name"], None)
+        elif kind == "snapshot":
+            await self._load_snapshot(msg)
+            return
+        if "seq" in msg and kind in ("op", "note", "take"):
+            self._received_seq = max(self._received_seq, msg["seq"])
+            if kind != "op":
+                self.replica.advance(msg["seq"]) if self.auto_apply else self._buffered.append(msg)
+            await self._notify_seq()
+        if kind != "op" and self.auto_apply:
+            self._emit(msg)
+
+    def _apply(self, msg: dict[str, Any]) -> None:
+        if msg["type"] == "op":
+            if self.replica.apply(msg):
+                self._emit(msg)
+        else:
+            self.replica.advance(msg["seq"])
+            self._emit(msg)
+
+    def _emit(self, msg: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(msg)
+            except Exception:
+                log.exception("a change listener failed")
+
+    async def _notify_seq(self) -> None:
+        async with self._seq_changed:
+            self._seq_changed.notify_all()
+
+    def apply_buffered(self) -> None:
+        """Apply the ops received so far (sessions made with ``auto_apply=False``)."""
+        buffered, self._buffered = self._buffered, []
+        for msg in buffered:
+            self._apply(msg)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def request(self, msg: dict[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
+        """Send ``msg`` with a fresh id and wait for its ack (or reply); raise StudioError."""
+        msg = {**msg, "id": self._next_id()}
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg["id"]] = fut
+        if msg["type"] == "op":
+            self._unacked[msg["id"]] = msg
+        await self.connected.wait()
+        with contextlib.suppress(websockets.ConnectionClosed):  # resent after the reconnect
+            await self._ws.send(msgpack.packb(msg, use_bin_type=True))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(msg["id"], None)
+            self._unacked.pop(msg["id"], None)
+
+    async def submit(self, op: O.EditOp | dict[str, Any], *, merge: str | None = None) -> int:
+        """Send one op (or add it to the open batch); return its seq once it is durable."""
+        if self._batch is not None:
+            self._batch.append(op if not isinstance(op, dict) else O.op_from_wire(op))
+            return self.seq
+        wire = op if isinstance(op, dict) else O.to_wire(op)
+        msg: dict[str, Any] = {"type": "op", "op": wire}
+        if merge is not None:
+            msg["merge"] = merge
+        seq = int((await self.request(msg))["seq"])
+        await self.wait_for(seq)
+        return seq
+
+    @contextlib.asynccontextmanager
+    async def batch(self, label: str = "Edit") -> AsyncIterator[None]:
+        """Collect the edits made inside the block and send them as one atomic, undoable batch."""
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = []
+        try:
+            yield
+        except BaseException:
+            self._batch = None
+            raise
+        ops, self._batch = self._batch, None
+        if ops:
+            await self.submit(O.Batch(label, tuple(ops)))
+
+    async def set(self, path: str, attribute: str, value: Any) -> int:
+        """Set ``path.attribute`` to ``value``; return the edit's seq (durable, broadcast)."""
+        return await self.submit(O.SetProperty(path, attribute, value))
+
+    async def clear(self, path: str, attribute: str) -> int:
+        """Drop the room's value: the shot's value shows again."""
+        return await self.submit(O.ClearProperty(path, attribute))
+
+    async def transform(
+        self,
+        path: str,
+        translate: tuple[float, float, float] | None = None,
+        rotate: tuple[float, float, float] | None = None,
+        scale: tuple[float, float, float] | None = None,
+    ) -> int:
+        return await self.submit(O.SetTransform(path, translate, rotate, scale))
+
+    async def set_light(
+        self,
+        path: str,
+        *,
+        intensity: float | None = None,
+        exposure: float | None = None,
+        color: tuple[float, float, float] | None = None,
+        temperature: float | None = None,
+    ) -> int:
+        """Change a light's intensity, exposure (stops), colour and/or colour temperature (K)."""
+        ops: list[O.EditOp] = []
+        for attr, value in (
+            ("inputs:intensity", intensity),
+            ("inputs:exposure", exposure),
+            ("inputs:color", list(color) if color is not None else None),
+            ("inputs:colorTemperature", temperature),
+        ):
+            if value is not None:
+                ops.append(O.SetProperty(path, attr, value))
+        if temperature is not None:
+            ops.append(O.SetProperty(path, "inputs:enableColorTemperature", True))
+        return await self._one_or_batch(ops, f"Light {path.rsplit('/', 1)[-1]}")
+
+    async def set_lens(
+        self,
+        path: str,
+        *,
+        focal_length: float | None = None,
+        f_stop: float | None = None,
+        focus_distance: float | None = None,
+    ) -> int:
+        """Change a camera's focal length (mm), f-stop and focus distance (m)."""
+        ops: list[O.EditOp] = [
+            O.SetProperty(path, attr, value)
+            for attr, value in (
+                ("focalLength", focal_length),
+                ("fStop", f_stop),
+                ("focusDistance", focus_distance),
+            )
+            if value is not None
+        ]
+        return await self._one_or_batch(ops, f"Lens {path.rsplit('/', 1)[-1]}")
+
+    async def _one_or_batch(self, ops: list[O.EditOp], label: str) -> int:
+        if not ops:
+            raise ValueError("nothing to change")
+        return await self.submit(ops[0] if len(ops) == 1 else O.Batch(label, tuple(ops)))
+
+    async def select_variant(self, path: str, variant_set: str, selection: str | None) -> int:
+        return await self.submit(O.SelectVariant(path, variant_set, selection))
+
+    async def pose(self, path: str, rotations: dict[str, tuple[float, float, float, float]]) -> int:
+        """Rotate joints (by name) of the skeleton at ``path``; quaternions are (w, x, y, z)."""
+        return await self.submit(
+            {"op": "pose", "path": path, "rotations": {k: list(v) for k, v in rotations.items()}}
+        )
+
+    async def undo(self) -> int:
+        return int((await self.request({"type": "undo"}))["seq"])
+
+    async def redo(self) -> int:
+        return int((await self.request({"type": "redo"}))["seq"])
+
+    async def lock(self, path: str) -> None:
+        await self._simple(
+            {"type": "lock", "path": path}, lambda: any(x["path"] == path for x in self.locks)
+        )
+
+    async def unlock(self, path: str) -> None:
+        await self._simple(
+            {"type": "unlock", "path": path}, lambda: all(x["path"] != path for x in self.locks)
+        )
+
+    async def _simple(
+        self, msg: dict[str, Any], done: Callable[[], bool], timeout: float = 30.0
+    ) -> None:
+        """Lock messages have no ack: wait for the broadcast that shows the change, or an error."""
+        msg = {**msg, "id": self._next_id()}
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg["id"]] = fut
+        await self.connected.wait()
+        await self._ws.send(msgpack.packb(msg, use_bin_type=True))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while not done():
+                if fut.done():
+                    fut.result()  # raises the server's error
+                if loop.time() > deadline:
+                    raise TimeoutError(f"no answer to {msg['type']} within {timeout}s")
+                await asyncio.sleep(0.005)
+        finally:
+            self._pending.pop(msg["id"], None)
+
+    async def set_presence(
+        self, selection: list[str] | None = None, dragging: str | None = None
+    ) -> None:
+        msg: dict[str, Any] = {"type": "presence", "dragging": dragging}
+        if selection is not None:
+            msg["selection"] = selection
+        await self._ws.send(msgpack.packb(msg, use_bin_type=True))
+
+    async def add_note(
+        self,
+        text: str,
+        *,
+        path: str | None = None,
+        camera: str | None = None,
+        x: float | None = None,
+        y: float | None = None,
+        frame_seq: int | None = None,
+    ) -> str:
+        """Pin a review note; return its id."""
+        anchor = {"path": path, "camera": camera, "x": x, "y": y, "frame_seq": frame_seq}
+        ack = await self.request({"type": "note", "action": "add", "text": text, "anchor": anchor})
+        return f"n{ack['seq']}"
+
+    async def reply_note(self, note_id: str, text: str) -> int:
+        return int(
+            (
+                await self.request(
+                    {"type": "note", "action": "reply", "note_id": note_id, "text": text}
+                )
+            )["seq"]
+        )
+
+    async def resolve_note(self, note_id: str, resolved: bool = True) -> int:
+        action = "resolve" if resolved else "reopen"
+        return int(
+            (await self.request({"type": "note", "action": action, "note_id": note_id}))["seq"]
+        )
+
+    async def save_take(self, name: str) -> int:
+        return int((await self.request({"type": "take", "action": "save", "name": name}))["seq"])
+
+    async def restore_take(self, name: str) -> int:
+        return int((await self.request({"type": "take", "action": "restore", "name": name}))["seq"])
+
+    async def diff_takes(self, a: str | None, b: str | None = None) -> list[dict[str, Any]]:
+        """What differs between take ``a`` and take ``b`` (None: the current stage)."""
+        reply = await self.request({"type": "take", "action": "diff", "a": a, "b": b})
+        return list(reply["changes"])
+
+    # -- replica -----------------------------------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        """The last seq the replica has applied."""
+        return self.replica.seq
+
+    @property
+    def stage(self) -> Usd.Stage:
+        """The replica stage (read-only: change it through edits)."""
+        return self.replica.stage
+
+    def get(self, path: str, attribute: str) -> Any:
+        """Read ``path.attribute`` from the replica, in wire form."""
+        return self.replica.get(path, attribute)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(message)`` for each change applied; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def wait_for(self, seq: int, timeout: float = 30.0) -> None:
+        """Wait until the replica has everything up to ``seq``."""
+        async with asyncio.timeout(timeout), self._seq_changed:
+            await self._seq_changed.wait_for(lambda: self._received_seq >= seq)
+        if not self.auto_apply:
+            self.apply_buffered()
+
+
+async def aconnect(
+    url: str,
+    room: str = "default",
+    token: str = "",
+    name: str | None = None,
+    *,
+    auto_apply: bool = True,
+) -> AsyncSession:
+    """Join ``room`` on the server at ``url`` (``http://host:port``) and return the live session."""
+    session = AsyncSession(url, room, token, name, auto_apply=auto_apply)
+    await session._open()
+    session._reader = asyncio.create_task(session._run())
+    return session
