@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from twinstudio.auth import ROOM_NAME_RE
-from twinstudio.rooms.checkpoint import load_latest_checkpoint, open_edit_layer, save_checkpoint
+from twinstudio.rooms.checkpoint import edit_layer_text, load_latest_checkpoint, save_checkpoint
 from twinstudio.rooms.journal import FileJournal, FsyncPolicy
 from twinstudio.rooms.room import Room
 from twinstudio.stage.composition import RoomStage
@@ -76,9 +76,7 @@ class Studio:
             tmp.write_text(json.dumps({"shot": shot}))
             os.replace(tmp, meta)
         checkpoint = load_latest_checkpoint(directory / "checkpoints")
-        text = None
-        if checkpoint is not None:
-            text = str(open_edit_layer(checkpoint).ExportToString())
+        text = edit_layer_text(checkpoint) if checkpoint is not None else None
         room_stage = RoomStage(self.library_root, shot, text)
         journal = FileJournal(directory / "journal", fsync=self.fsync)
         room = Room(name, room_stage, journal, max_members=self.max_members)
