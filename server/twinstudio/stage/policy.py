@@ -46,7 +46,7 @@ def identity_root(prim: Usd.Prim) -> Usd.Prim | None:
     """The nearest ancestor-or-self whose identity is locked, if any."""
     p = prim
     while p and not p.IsPseudoRoot():
-        if p.GetCustomDataByKey(IDENTITY_KEY) == "locked":
+        if p.GetCustomData().get(IDENTITY_KEY) == "locked":  # (ByKey treats ":" as a key path)
             return p
         p = p.GetParent()
     return None
