@@ -31,11 +31,14 @@ class Harness:
         self.replicas: dict[str, Replica] = {}
         self._ids = itertools.count(1)
 
-    def join(self, role: str, user: str | None = None, **hello: Any) -> str:
+    def join(
+        self, role: str, user: str | None = None, replica: Replica | None = None, **hello: Any
+    ) -> str:
+        """Join a new connection; pass the ``replica`` of an earlier one to model a reconnect."""
         conn = f"c{next(self._ids)}"
         grant = Grant("test", role, user or f"u-{conn}", f"{role}-{conn}", 2e9)
         self.inbox[conn] = []
-        self.replicas[conn] = Replica()
+        self.replicas[conn] = replica if replica is not None else Replica()
         self.deliver(self.room.join(conn, grant, {"type": "hello", "protocol": 1, **hello}))
         return conn
 

@@ -150,7 +150,19 @@ class StageEditor:
         if spec:
             owner = self.layer.GetPrimAtPath(op.path)
             owner.RemoveProperty(spec)
+            self._prune(Sdf.Path(op.path))
         return inverse
+
+    def _prune(self, path: Sdf.Path) -> None:
+        """Remove ``over`` specs left empty at ``path`` and above, so undo leaves no residue."""
+        while path != Sdf.Path.absoluteRootPath:
+            spec = self.layer.GetPrimAtPath(path)
+            if not spec or spec.specifier != Sdf.SpecifierOver:
+                return
+            if spec.properties or spec.nameChildren or set(spec.ListInfoKeys()) - {"specifier"}:
+                return
+            self._remove_spec(path)
+            path = path.GetParentPath()
 
     def _xform(self, op: SetTransform, trusted: bool) -> EditOp:
         prim = self._prim(op.path)
