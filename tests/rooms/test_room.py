@@ -108,7 +108,7 @@ def test_resent_op_is_acknowledged_once() -> None:
     msg = {"type": "op", "id": "x-1", "op": set_op(KEY, "inputs:intensity", 3.0)}
     first = h.send(a, msg)
     second = h.send(a, msg)
-    assert [m for m in first if m["type"] == "ack"][0]["seq"] == 1
+    assert next(m for m in first if m["type"] == "ack")["seq"] == 1
     assert second == [{"type": "ack", "id": "x-1", "seq": 1}]
     assert h.room.seq == 1
 
@@ -232,7 +232,7 @@ def test_review_notes_thread_and_resolve() -> None:
     ack = h.send(
         client, {"type": "note", "id": "n", "action": "add", "text": "Warmer?", "anchor": anchor}
     )
-    note_id = f"n{[m for m in ack if m['type'] == 'ack'][0]['seq']}"
+    note_id = f"n{next(m for m in ack if m['type'] == 'ack')['seq']}"
     h.send(photographer, {"type": "note", "action": "reply", "note_id": note_id, "text": "On it"})
     h.send(photographer, {"type": "note", "action": "resolve", "note_id": note_id})
     note = h.room.notes.notes[note_id]

@@ -146,7 +146,7 @@ def _superellipse_perimeter(ru: float, rv: float, exponent: float) -> float:
 
 @dataclass(frozen=True)
 class Rig:
-    """Template-space (1.75 m) joint positions, bone tails and world bind matrices."""
+    """Template-space (1.75 m) joint heads, bone tails and arm directions."""
 
     heads: dict[str, FloatArray]
     tails: dict[str, FloatArray]
@@ -295,16 +295,12 @@ def _tube_grid(tube: Tube) -> Grid:
         center = center + np.minimum(s, 0.0)[:, None] * seg_dir[0]
         center = center + np.maximum(s - length, 0.0)[:, None] * seg_dir[-1]
         tangent = seg_dir[i].copy()
-        blend = 0.04
+        blend = 0.04  # tangents turn smoothly over +-4 cm around each path corner
         for k in range(1, len(seg)):
-            w = 0.5 * _smoothstep((sc - (cum[k] - blend)) / (2 * blend))
-            near = np.abs(sc - cum[k]) < blend
-            mixed = np.where(
-                (sc < cum[k])[:, None],
-                (1 - w)[:, None] * seg_dir[k - 1] + w[:, None] * seg_dir[k],
-                (0.5 + w)[:, None] * seg_dir[k] + (0.5 - w)[:, None] * seg_dir[k - 1],
-            )
-            tangent = np.where(near[:, None], mixed, tangent)
+            m = _ramp(sc, cum[k] - blend, cum[k] + blend)[:, None]
+            mixed = (1 - m) * seg_dir[k - 1] + m * seg_dir[k]
+            near = (np.abs(sc - cum[k]) < blend)[:, None]
+            tangent = np.where(near, mixed, tangent)
         return center, _unit(tangent)
 
     def radii(s: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -1033,22 +1029,23 @@ def write_twin(body: Body, path: Path) -> None:
 
 
 def write_wardrobe(body: Body, path: Path) -> None:
-    """Author the wardrobe looks (one root prim per look) to ``path``."""
-    looks = make_looks(body)
-    stage, _ = new_stage(looks[0].prim, "Xform")
+    """Author the wardrobe looks (one child of the /Wardrobe SkelRoot per look) to ``path``."""
+    stage, _ = new_stage("Wardrobe", "SkelRoot")
     stage.GetRootLayer().documentation = (
-        "Procedural garments for the placeholder twin; each root prim is one look, "
-        "referenced by the shot's wardrobe variant set under <Twin>/Wardrobe."
+        "Procedural garments for the placeholder twin. Each child of /Wardrobe is one look, "
+        "referenced (e.g. @./twin/wardrobe_default.usda@</Wardrobe/StudioBasics>) by the shot's "
+        "wardrobe variant set as <Twin>/Wardrobe, where the garments inherit the twin's "
+        "skel:skeleton binding."
     )
-    for look in looks:
-        root = stage.DefinePrim(f"/{look.prim}", "Xform")
-        root.SetCustomData({"twinstudio:look": look.variant})
-        stage.DefinePrim(f"/{look.prim}/Materials", "Scope")
+    for look in make_looks(body):
+        root = f"/Wardrobe/{look.prim}"
+        stage.DefinePrim(root, "Xform").SetCustomData({"twinstudio:look": look.variant})
+        stage.DefinePrim(f"{root}/Materials", "Scope")
         for garment in look.garments:
             g = garment.mesh
             mesh = author_mesh(
                 stage,
-                f"/{look.prim}/{garment.name}",
+                f"{root}/{garment.name}",
                 g.points,
                 g.normals,
                 g.counts,
@@ -1059,7 +1056,7 @@ def write_wardrobe(body: Body, path: Path) -> None:
             _skin(mesh, g.weights, None)
             fabric = define_preview_material(
                 stage,
-                f"/{look.prim}/Materials/{garment.name}Fabric",
+                f"{root}/Materials/{garment.name}Fabric",
                 garment.color,
                 garment.roughness,
             )
