@@ -50,6 +50,7 @@ class ServerProcess:
     data: Path
     port: int
     fsync: str = "always"
+    extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +61,8 @@ class ServerProcess:
         log = open(self.data.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "twinstudio"), "-v", "serve", "--port", str(self.port),
-             "--data", str(self.data), "--library", str(STAGES), "--fsync", self.fsync],
+             "--data", str(self.data), "--library", str(STAGES), "--fsync", self.fsync,
+             *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
         )  # fmt: skip
         wait_until(self.healthy, timeout=30, what="the server's /healthz")
