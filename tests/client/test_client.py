@@ -153,3 +153,44 @@ def test_session_survives_a_server_restart(server: ServerProcess) -> None:
         with connect(server.url, token=server.token("reviewer")) as fresh:
             fresh.wait_for(seq)
             assert fresh.get(KEY, "inputs:intensity") == 4.0
+
+
+def test_locking_a_path_someone_else_holds_is_refused(server: ServerProcess) -> None:
+    with (
+        connect(server.url, token=server.token("editor")) as a,
+        connect(server.url, token=server.token("editor")) as b,
+    ):
+        a.lock(TWIN)
+        with pytest.raises(StudioError) as info:
+            b.lock(TWIN)
+        assert info.value.code == "locked"
+        with pytest.raises(StudioError) as info:
+            b.unlock(HERO)
+        assert info.value.code == "not_locked"
+
+
+def test_notes_and_takes_are_visible_when_their_call_returns(server: ServerProcess) -> None:
+    with connect(server.url, token=server.token("owner")) as s:
+        note = s.add_note("pin", x=0.1, y=0.2)
+        assert s.notes[note]["text"] == "pin"
+        s.save_take("right-away")
+        assert "right-away" in s.takes
+
+
+async def test_a_refused_token_fails_fast_instead_of_retrying(server: ServerProcess) -> None:
+    from twinstudio.auth import TokenAuthority
+
+    expired = TokenAuthority.from_data_dir(server.data).issue(
+        "default", "owner", ttl_seconds=1, now=1.0
+    )
+    with pytest.raises(StudioError) as info:
+        await aconnect(server.url, token=expired)
+    assert info.value.code == "token_expired"
+
+
+async def test_ping_measures_a_round_trip(server: ServerProcess) -> None:
+    s = await aconnect(server.url, token=server.token("reviewer"))
+    try:
+        assert 0 < await s.ping() < 5
+    finally:
+        await s.close()

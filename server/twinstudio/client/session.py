@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,19 @@ from twinstudio.stage import ops as O
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
+# refusals that retrying will not change: stop reconnecting and fail pending requests
+FINAL_REFUSALS = frozenset(
+    {
+        "token_missing",
+        "token_invalid",
+        "token_expired",
+        "token_wrong_room",
+        "role_unknown",
+        "origin_forbidden",
+        "room_full",
+        "protocol_unsupported",
+    }
+)
 
 
 class StudioError(Exception):
@@ -49,6 +63,16 @@ def _ws_url(base_url: str, room: str, token: str) -> str:
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     path = parts.path.rstrip("/") + f"/rooms/{quote(room)}/ws"
     return urlunsplit((scheme, parts.netloc, path, f"token={quote(token)}", ""))
+
+
+def _refusal(exc: websockets.InvalidStatus) -> StudioError:
+    try:
+        body = json.loads(exc.response.body or b"{}")
+        return StudioError(str(body["code"]), str(body["message"]))
+    except (ValueError, KeyError):
+        return StudioError(
+            "refused", f"the server refused the connection ({exc.response.status_code})"
+        )
 
 
 def _http_url(base_url: str) -> str:
@@ -93,9 +117,14 @@ class AsyncSession:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def _open(self) -> None:
-        ws = await websockets.connect(
-            _ws_url(self.url, self.room, self.token), max_size=64 * 1024 * 1024, compression=None
-        )
+        try:
+            ws = await websockets.connect(
+                _ws_url(self.url, self.room, self.token),
+                max_size=64 * 1024 * 1024,
+                compression=None,
+            )
+        except websockets.InvalidStatus as exc:  # refused at the door: a bad token or origin
+            raise _refusal(exc) from None
         hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION, "client": "python"}
         if self.name:
             hello["name"] = self.name
@@ -166,12 +195,7 @@ class AsyncSession:
                 self.reconnects += 1
                 return
             except StudioError as exc:
-                if exc.code in (
-                    "token_expired",
-                    "token_invalid",
-                    "room_full",
-                    "protocol_unsupported",
-                ):
+                if exc.code in FINAL_REFUSALS:
                     self._fail_all(exc)
                     self._closing = True
                     return
@@ -400,35 +424,19 @@ class AsyncSession:
         return int((await self.request({"type": "redo"}))["seq"])
 
     async def lock(self, path: str) -> None:
-        await self._simple(
-            {"type": "lock", "path": path}, lambda: any(x["path"] == path for x in self.locks)
-        )
+        """Soft-lock the subtree at ``path``: others' edits there are refused until unlocked."""
+        await self.request({"type": "lock", "path": path})
 
     async def unlock(self, path: str) -> None:
-        await self._simple(
-            {"type": "unlock", "path": path}, lambda: all(x["path"] != path for x in self.locks)
-        )
+        """Release your lock (an owner may also break someone else's)."""
+        await self.request({"type": "unlock", "path": path})
 
-    async def _simple(
-        self, msg: dict[str, Any], done: Callable[[], bool], timeout: float = 30.0
-    ) -> None:
-        """Lock messages have no ack: wait for the broadcast that shows the change, or an error."""
-        msg = {**msg, "id": self._next_id()}
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[msg["id"]] = fut
-        await self.connected.wait()
-        await self._ws.send(msgpack.packb(msg, use_bin_type=True))
+    async def ping(self) -> float:
+        """Round-trip time to the server, in seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            while not done():
-                if fut.done():
-                    fut.result()  # raises the server's error
-                if loop.time() > deadline:
-                    raise TimeoutError(f"no answer to {msg['type']} within {timeout}s")
-                await asyncio.sleep(0.005)
-        finally:
-            self._pending.pop(msg["id"], None)
+        start = loop.time()
+        await self.request({"type": "ping", "t": start})
+        return loop.time() - start
 
     async def set_presence(
         self, selection: list[str] | None = None, dragging: str | None = None

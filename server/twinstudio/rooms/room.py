@@ -164,13 +164,14 @@ class Room:
                 )
             ]
         name = hello.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        if not isinstance(name, str) or not name.strip():
             name = grant.name
+        name = name.strip()[:64]
         used = {m.colour for m in self.members.values()}
         colour = next(
             (c for c in PALETTE if c not in used), PALETTE[len(self.members) % len(PALETTE)]
         )
-        member = Member(conn, grant.user, name.strip(), grant.role, colour)
+        member = Member(conn, grant.user, name, grant.role, colour)
         self.members[conn] = member
         welcome = {
             "type": "welcome",
@@ -435,12 +436,12 @@ class Room:
         return Send({"type": "locks", "locks": [x.to_wire() for x in self.locks.values()]}, None)
 
     def _on_lock(self, member: Member, msg: dict[str, Any]) -> list[Send]:
+        if denied := self._need(member, "lock", msg):
+            return denied
         path = msg.get("path")
         if not isinstance(path, str) or not path.startswith("/") or len(path) > 1024:
             return [_error((member.conn,), "bad_path", "lock needs a prim 'path'", msg)]
         if msg["type"] == "lock":
-            if denied := self._need(member, "lock", msg):
-                return denied
             if not self.room_stage.stage.GetPrimAtPath(path):
                 return [_error((member.conn,), "prim_not_found", f"no prim at {path}", msg)]
             for lock in self.locks.values():
@@ -466,15 +467,28 @@ class Room:
             if held.user != member.user and (denied := self._need(member, "break_lock", msg)):
                 return denied
             del self.locks[path]
-        return [self._locks()]
+        return [self._locks(), *self._ack(member, msg)]
 
     # -- notes and takes ---------------------------------------------------------------
 
-    def _commit_event(self, record: dict[str, Any], broadcast: dict[str, Any]) -> list[Send]:
-        self.journal.append(record)
+    def _commit_event(
+        self,
+        member: Member,
+        msg: dict[str, Any],
+        record: dict[str, Any],
+        broadcast: dict[str, Any],
+        apply: Callable[[], object],
+    ) -> list[Send]:
+        """Journal ``record``, then apply it, broadcast it and ack the sender (in that order)."""
+        try:
+            self.journal.append(record)
+        except Exception as exc:
+            message = f"it was not saved ({exc}); try again"
+            return [_error((member.conn,), "journal_failed", message, msg)]
         self.seq = record["seq"]
         self._recent.append(broadcast)
-        return [Send(broadcast, None)]
+        apply()
+        return [Send(broadcast, None), *self._ack(member, msg)]
 
     def _on_note(self, member: Member, msg: dict[str, Any]) -> list[Send]:
         if denied := self._need(member, "note", msg):
@@ -496,9 +510,7 @@ class Room:
             "action": msg["action"],
             "note": note.to_wire(),
         }
-        out = self._commit_event(record, record)
-        self.notes.apply(note)
-        return [*self._ack(member, msg), *out]
+        return self._commit_event(member, msg, record, record, lambda: self.notes.apply(note))
 
     def _ack(self, member: Member, msg: dict[str, Any]) -> list[Send]:
         if isinstance(msg.get("id"), str):
@@ -511,7 +523,12 @@ class Room:
         to = (member.conn,)
         if action == "list":
             return [
-                Send({"type": "takes", "takes": [t.summary() for t in self.takes.values()]}, to)
+                Send(
+                    _with_id(
+                        {"type": "takes", "takes": [t.summary() for t in self.takes.values()]}, msg
+                    ),
+                    to,
+                )
             ]
         if action == "diff":
             return self._take_diff(member, msg)
@@ -539,27 +556,24 @@ class Room:
                 "action": "save",
                 "take": take.summary(),
             }
-            out = self._commit_event(record, broadcast)
-            self.takes[name] = take
-            return [*self._ack(member, msg), *out]
+            return self._commit_event(
+                member, msg, record, broadcast, lambda: self.takes.__setitem__(name, take)
+            )
+        needs = {"delete": "take_delete", "restore": "take_save"}.get(str(action))
+        if needs and (denied := self._need(member, needs, msg)):
+            return denied
         existing = self.takes.get(name)
-        if existing is None:
+        if existing is None and needs:
             return [_error(to, "take_not_found", f"no take {name!r} in this room", msg)]
-        if action == "delete":
-            if denied := self._need(member, "take_delete", msg):
-                return denied
+        if action == "delete" and existing is not None:
             record = {
                 "type": "take",
                 "seq": self.seq + 1,
                 "action": "delete",
                 "take": existing.summary(),
             }
-            out = self._commit_event(record, record)
-            del self.takes[name]
-            return [*self._ack(member, msg), *out]
-        if action == "restore":
-            if denied := self._need(member, "take_save", msg):
-                return denied
+            return self._commit_event(member, msg, record, record, lambda: self.takes.pop(name))
+        if action == "restore" and existing is not None:
             op = Batch(f"Restore take {name}", (RestoreSpec("/", existing.layer),))
             try:
                 self._check_locks(member, op)
@@ -599,7 +613,11 @@ class Room:
         return [Send(reply, (member.conn,))]
 
     def _on_ping(self, member: Member, msg: dict[str, Any]) -> list[Send]:
-        return [Send({"type": "pong", "t": msg.get("t"), "seq": self.seq}, (member.conn,))]
+        return [
+            Send(
+                _with_id({"type": "pong", "t": msg.get("t"), "seq": self.seq}, msg), (member.conn,)
+            )
+        ]
 
     _handlers: dict[str, Callable[[Room, Member, dict[str, Any]], list[Send]]] = {
         "op": _on_op,
@@ -670,6 +688,13 @@ def _label(op: EditOp) -> str:
     attr = getattr(op, "attr", None)
     path = getattr(op, "path", "")
     return f"{op.kind} {path.rsplit('/', 1)[-1]}" + (f".{attr}" if attr else "")
+
+
+def _with_id(reply: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
+    """Echo the request's id so the sender can match the reply."""
+    if isinstance(msg.get("id"), str):
+        reply["id"] = msg["id"]
+    return reply
 
 
 def _error(

@@ -107,6 +107,13 @@ class Studio:
         room.journal.compact(room.seq)
         self._checkpointed[room.name] = room.seq
 
+    def sync_journals(self) -> None:
+        """Flush journals to disk now (for the ``interval`` policy when a room goes idle)."""
+        for room in self.rooms.values():
+            sync = getattr(room.journal, "sync", None)
+            if sync is not None:
+                sync()
+
     def close(self) -> None:
         for room in self.rooms.values():
             room.journal.close()

@@ -30,12 +30,14 @@ from aiohttp import WSMsgType, web
 
 from twinstudio import __version__
 from twinstudio.auth import AuthError, Grant, TokenAuthority
+from twinstudio.rooms.journal import FsyncPolicy
 from twinstudio.rooms.room import Room, Send
 from twinstudio.rooms.studio import Studio
 from twinstudio.transport.outbound import OutboundQueue
 
 log = logging.getLogger(__name__)
 
+SYNCER = web.AppKey("syncer", asyncio.Task[None])
 CLOSE_MARK = b""  # queued after a final error: the writer closes the socket when it gets here
 STATIC_ROOT = Path(__file__).resolve().parents[3] / "client_web"
 
@@ -126,10 +128,23 @@ class StudioServer:
         if STATIC_ROOT.is_dir():
             app.router.add_get("/", self.index)
             app.router.add_static("/static/", STATIC_ROOT)
+        app.on_startup.append(self._start_syncer)
         app.on_shutdown.append(self._shutdown)
         return app
 
-    async def _shutdown(self, _app: web.Application) -> None:
+    async def _start_syncer(self, app: web.Application) -> None:
+        if self.studio.fsync is FsyncPolicy.INTERVAL:
+            app[SYNCER] = asyncio.create_task(self._sync_periodically())
+
+    async def _sync_periodically(self) -> None:
+        """Under the interval policy, bound the power-loss window even when rooms go quiet."""
+        while True:
+            await asyncio.sleep(0.05)
+            self.studio.sync_journals()
+
+    async def _shutdown(self, app: web.Application) -> None:
+        if SYNCER in app:
+            app[SYNCER].cancel()
         for c in list(self.connections.values()):
             await c.ws.close(code=1001, message=b"server shutting down")
         self.studio.close()
