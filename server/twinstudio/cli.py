@@ -47,6 +47,12 @@ def _add_server_args(p: argparse.ArgumentParser, port: int) -> None:
     )
     p.add_argument("--checkpoint-every", type=int, default=1000, help="events between checkpoints")
     p.add_argument("--allow-origin", action="append", default=[], help="extra allowed web origin")
+    p.add_argument(
+        "--heartbeat",
+        type=float,
+        default=15.0,
+        help="seconds between websocket pings; a client silent for two is dropped from the room",
+    )
 
 
 def _serve(args: argparse.Namespace, *, on_ready: str | None = None) -> None:
@@ -57,7 +63,7 @@ def _serve(args: argparse.Namespace, *, on_ready: str | None = None) -> None:
     server = StudioServer(
         studio,
         TokenAuthority.from_data_dir(data),
-        ServerConfig(allowed_origins=tuple(args.allow_origin)),
+        ServerConfig(allowed_origins=tuple(args.allow_origin), heartbeat_s=args.heartbeat),
     )
 
     async def main() -> None:
