@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from conftest import ServerProcess, free_port, wait_until
-
 from twinstudio.client import connect
 
 

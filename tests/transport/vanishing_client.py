@@ -1,4 +1,4 @@
-"""Joins a room, locks the twin, prints 'joined', then idles until killed (the test freezes it with SIGSTOP)."""
+"""Joins a room, locks the twin, prints "joined", then idles (the test freezes it)."""
 
 import sys
 import threading
