@@ -24,12 +24,13 @@ def default_library() -> Path:
     return Path(os.environ.get("TWINSTUDIO_LIBRARY", REPO_STAGES))
 
 
-def _studio(args: argparse.Namespace) -> Studio:
+def _studio(args: argparse.Namespace, *, serving: bool = False) -> Studio:
     return Studio(
         Path(args.data),
         Path(args.library),
         fsync=FsyncPolicy(args.fsync),
         checkpoint_every=args.checkpoint_every,
+        group_commit=serving,
     )
 
 
@@ -58,7 +59,7 @@ def _add_server_args(p: argparse.ArgumentParser, port: int) -> None:
 def _serve(args: argparse.Namespace, *, on_ready: str | None = None) -> None:
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
-    studio = _studio(args)
+    studio = _studio(args, serving=True)
     studio.room("default")  # recover the default room before we say we are ready
     server = StudioServer(
         studio,

@@ -515,3 +515,48 @@ def test_kill_9_loses_no_acknowledged_record(tmp_path: Path, policy: FsyncPolicy
     with FileJournal(directory, FsyncPolicy.NEVER) as journal:
         assert journal.last_seq == next_seq
         assert journal.dropped_tail_bytes == 0
+
+
+def test_group_commit_defers_the_fsync_to_sync_pending(tmp_path: Path) -> None:
+    journal = FileJournal(tmp_path / "j", FsyncPolicy.ALWAYS, group_commit=True)
+    journal.append({"seq": 1, "op": "a"})
+    journal.append({"seq": 2, "op": "b"})
+    assert journal.synced_seq == 0  # written, not yet acknowledged as durable
+    assert journal.sync_pending() == 2
+    assert journal.synced_seq == 2
+    journal.close()
+    reopened = FileJournal(tmp_path / "j", FsyncPolicy.ALWAYS, group_commit=True)
+    assert reopened.synced_seq == reopened.last_seq == 2
+    reopened.close()
+
+
+def test_without_group_commit_always_syncs_on_append(tmp_path: Path) -> None:
+    journal = FileJournal(tmp_path / "j", FsyncPolicy.ALWAYS)
+    journal.append({"seq": 1})
+    assert journal.synced_seq == 1
+    journal.close()
+
+
+def test_appends_continue_while_another_thread_syncs(tmp_path: Path) -> None:
+    import threading
+
+    journal = FileJournal(tmp_path / "j", FsyncPolicy.ALWAYS, group_commit=True)
+    done = threading.Event()
+    synced: list[int] = []
+
+    def syncer() -> None:
+        while not done.is_set():
+            synced.append(journal.sync_pending())
+
+    thread = threading.Thread(target=syncer)
+    thread.start()
+    for seq in range(1, 501):
+        journal.append({"seq": seq, "value": seq * 2})
+    done.set()
+    thread.join(timeout=30)
+    assert journal.sync_pending() == 500
+    assert synced == sorted(synced)  # durability only moves forward
+    journal.close()
+    reopened = FileJournal(tmp_path / "j")
+    assert [r["value"] for r in reopened.records_after(0)] == [s * 2 for s in range(1, 501)]
+    reopened.close()

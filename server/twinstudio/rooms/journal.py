@@ -144,6 +144,15 @@ class Journal(Protocol):
         """Drop records with seq <= ``upto_seq`` (call after a checkpoint covering them)."""
         ...
 
+    @property
+    def synced_seq(self) -> int:
+        """Records up to this seq are durable (group commit: acknowledge only those)."""
+        ...
+
+    def sync_pending(self) -> int:
+        """Make every record written so far durable; returns the new ``synced_seq``."""
+        ...
+
     def close(self) -> None:
         """Release resources; idempotent."""
         ...
@@ -297,6 +306,14 @@ class MemoryJournal:
                 raise ValueError("journal is closed")
             self._records = [(s, p) for s, p in self._records if s > upto_seq]
 
+    @property
+    def synced_seq(self) -> int:
+        return self.last_seq
+
+    def sync_pending(self) -> int:
+        """Nothing to do in memory."""
+        return self.last_seq
+
     def sync(self) -> None:
         """Nothing to do in memory."""
 
@@ -334,7 +351,14 @@ class FileJournal:
         fsync_interval_s: float = 0.05,
         *,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        group_commit: bool = False,
     ) -> None:
+        """``group_commit`` (with ``ALWAYS``): ``append`` only writes; the caller makes
+        records durable with :meth:`sync_pending` (from a worker thread, covering every
+        record written so far) and must not acknowledge a record before
+        ``synced_seq >= seq``. A process kill loses nothing either way: written bytes are
+        in the OS page cache.
+        """
         if fsync_interval_s < 0:
             raise ValueError("fsync_interval_s must be >= 0")
         if max_segment_bytes <= HEADER_LEN:
@@ -343,12 +367,14 @@ class FileJournal:
         self.fsync_policy = FsyncPolicy(fsync)
         self.fsync_interval_s = float(fsync_interval_s)
         self.max_segment_bytes = int(max_segment_bytes)
+        self.group_commit = bool(group_commit) and self.fsync_policy is FsyncPolicy.ALWAYS
         self.dropped_tail_bytes = 0
         self._lock = threading.Lock()
         self._segments: list[_Segment] = []
         self._fd: int | None = None  # the active segment, None until the next append starts one
         self._last_seq = 0
         self._dirty = False  # bytes written since the last fsync
+        self._synced_seq = 0  # every record up to this seq has been fsynced
         self._last_sync = float("-inf")
         self._closed = False
         self._failed: BaseException | None = None
@@ -360,6 +386,7 @@ class FileJournal:
         self._lock_fd = self._acquire_lock()
         try:
             self._recover()
+            self._synced_seq = self._last_seq  # what recovery found is on disk
         except BaseException:
             self._release()
             raise
@@ -429,6 +456,36 @@ class FileJournal:
                 removed = True
             if removed and self._durable:
                 fsync_directory(self.directory)
+
+    @property
+    def synced_seq(self) -> int:
+        """Records up to this seq are on stable storage (for ``NEVER``: as far as it goes)."""
+        return self._last_seq if not self._durable else self._synced_seq
+
+    def sync_pending(self) -> int:
+        """fsync every record written so far without holding the lock while the disk works,
+        so appends continue meanwhile. Safe to call from a worker thread. Returns the seq
+        now known durable."""
+        with self._lock:
+            self._check_usable()
+            if not self._dirty or self._fd is None or not self._durable:
+                return self.synced_seq
+            target = self._last_seq
+            fd = os.dup(self._fd)  # a rotation may close the original meanwhile
+        try:
+            _datasync(fd)
+        except BaseException as exc:
+            with self._lock:
+                self._failed = exc
+            raise
+        finally:
+            os.close(fd)
+        with self._lock:
+            self._synced_seq = max(self._synced_seq, target)
+            if self._last_seq == target:
+                self._dirty = False
+            self._last_sync = time.monotonic()
+            return self._synced_seq
 
     def sync(self) -> None:
         """fsync what was appended since the last fsync (a no-op under ``NEVER``).
@@ -652,12 +709,15 @@ class FileJournal:
         assert self._fd is not None
         policy = self.fsync_policy
         interval_due = time.monotonic() - self._last_sync >= self.fsync_interval_s
-        if policy is FsyncPolicy.ALWAYS or (policy is FsyncPolicy.INTERVAL and interval_due):
+        if (policy is FsyncPolicy.ALWAYS and not self.group_commit) or (
+            policy is FsyncPolicy.INTERVAL and interval_due
+        ):
             self._fsync_now(self._fd)
 
     def _fsync_now(self, fd: int) -> None:
         _datasync(fd)
         self._dirty = False
+        self._synced_seq = self._last_seq
         self._last_sync = time.monotonic()
 
     def _rotate(self) -> None:

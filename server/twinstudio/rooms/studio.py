@@ -41,6 +41,7 @@ class Studio:
         fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
         checkpoint_every: int = 1000,
         max_members: int = 64,
+        group_commit: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.library_root = library_root
@@ -48,6 +49,7 @@ class Studio:
         self.fsync = fsync
         self.checkpoint_every = checkpoint_every
         self.max_members = max_members
+        self.group_commit = group_commit  # the server fsyncs in batches off the event loop
         self.rooms: dict[str, Room] = {}
         self._checkpointed: dict[str, int] = {}
         (data_dir / "rooms").mkdir(parents=True, exist_ok=True)
@@ -78,7 +80,9 @@ class Studio:
         checkpoint = load_latest_checkpoint(directory / "checkpoints")
         text = edit_layer_text(checkpoint) if checkpoint is not None else None
         room_stage = RoomStage(self.library_root, shot, text)
-        journal = FileJournal(directory / "journal", fsync=self.fsync)
+        journal = FileJournal(
+            directory / "journal", fsync=self.fsync, group_commit=self.group_commit
+        )
         room = Room(name, room_stage, journal, max_members=self.max_members)
         start = 0
         if checkpoint is not None:

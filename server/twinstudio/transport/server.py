@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 
 from twinstudio import __version__
 from twinstudio.auth import AuthError, Grant, TokenAuthority
-from twinstudio.rooms.journal import FsyncPolicy
+from twinstudio.rooms.journal import FsyncPolicy, Journal
 from twinstudio.rooms.room import Room, Send
 from twinstudio.rooms.studio import Studio
 from twinstudio.transport.outbound import OutboundQueue
@@ -75,6 +75,33 @@ class RateLimit:
         return True
 
 
+class GroupCommit:
+    """Makes a room's journal durable in batches, off the event loop.
+
+    Ops are applied and written on the loop (a process kill loses nothing written);
+    their ack and broadcast wait for an fsync that covers them. One fsync, run in a
+    worker thread, covers every op written before it started, so a slow disk costs
+    each op one sync at most and never stops the loop serving other members.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._inflight: asyncio.Task[int] | None = None
+
+    async def durable(self, seq: int) -> None:
+        """Return once every record up to ``seq`` is on stable storage."""
+        while self.journal.synced_seq < seq:
+            if self._inflight is None:
+                self._inflight = asyncio.create_task(self._sync())
+            await asyncio.shield(self._inflight)
+
+    async def _sync(self) -> int:
+        try:
+            return await asyncio.to_thread(self.journal.sync_pending)
+        finally:
+            self._inflight = None
+
+
 @dataclass
 class Connection:
     conn: str
@@ -104,6 +131,7 @@ class StudioServer:
         self.config = config or ServerConfig()
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
+        self._commits: dict[str, GroupCommit] = {}
         # trace(direction, conn, message): sees every decoded message in ("in") and out ("out")
         self.trace: Callable[[str, str, dict[str, Any]], None] | None = None
 
@@ -221,6 +249,7 @@ class StudioServer:
             if hello is None:
                 return ws
             room = self.studio.room(name)
+            await self._durable(room, settle=True)  # a snapshot shows only durable edits
             self.connections[conn.conn] = conn
             self._dispatch(room, room.join(conn.conn, grant, hello))
             await self._read(conn, room)
@@ -288,8 +317,23 @@ class StudioServer:
                     conn, "internal_error", "the server failed on this message; it was not applied"
                 )
                 continue
+            await self._durable(room)
             self._dispatch(room, sends)
             self.studio.after_change(room)
+
+    async def _durable(self, room: Room, *, settle: bool = False) -> None:
+        """Wait until the room's journal holds everything up to its seq now durably.
+
+        ``settle``: also cover ops committed meanwhile (before taking a snapshot).
+        """
+        target = room.seq
+        while room.journal.synced_seq < target:
+            commit = self._commits.get(room.name)
+            if commit is None or commit.journal is not room.journal:
+                commit = self._commits[room.name] = GroupCommit(room.journal)
+            await commit.durable(target)
+            if settle:
+                target = room.seq
 
     async def _write(self, conn: Connection) -> None:
         while (data := await conn.queue.get()) is not None:
@@ -362,6 +406,7 @@ class StudioServer:
     async def _act(self, request: web.Request, msg: dict[str, Any]) -> web.Response:
         room, grant = self._room(request)
         sends = room.receive_as(grant, msg)
+        await self._durable(room)
         mine = [s.message for s in sends if s.to == (f"rest:{grant.user}",)]
         self._dispatch(room, [s for s in sends if s.to is None])
         self.studio.after_change(room)
