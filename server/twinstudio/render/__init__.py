@@ -1,0 +1,1 @@
+"""The render node: USD stage -> pyrender scene -> frames and final renders."""
