@@ -89,3 +89,13 @@ def test_coalescing_keeps_the_final_state_and_structural_order(
     for i, (_, key, _) in enumerate(delivered):
         if key == "None":
             assert all(j < int(delivered[i][0]) for j in indices[:i])
+
+
+def test_queued_bytes_are_bounded_and_replacement_frees_them() -> None:
+    q = OutboundQueue(limit_bytes=1000)
+    assert q.put(b"f" * 600, key="frame")
+    assert q.put(b"g" * 600, key="frame")  # replaces the first: 600 bytes queued
+    assert q.bytes == 600
+    assert not q.put(b"x" * 600)  # 1200 > 1000: too far behind
+    drain(q)
+    assert q.bytes == 0

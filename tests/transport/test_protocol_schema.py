@@ -18,7 +18,9 @@ from typing import Any
 
 import jsonschema
 import msgpack
+import numpy as np
 import pytest
+import simplejpeg
 import websockets
 from aiohttp import web
 
@@ -37,7 +39,7 @@ RIM = "/Studio/Lights/Rim"
 HERO = "/Studio/Cameras/Hero"
 TWIN = "/Studio/Twin"
 
-EVENTS = ("op", "note", "take")  # the messages that carry an event seq
+EVENTS = ("op", "note", "take", "settings")  # the messages that carry an event seq
 Record = tuple[str, str, dict[str, Any]]  # (direction, conn, message)
 
 
@@ -261,6 +263,16 @@ async def test_real_traffic_matches_schema(live: Live) -> None:
     await owner.request({"type": "take", "action": "delete", "name": "first"})
     await until(lambda: "first" not in editor.takes, "the take delete broadcast")
 
+    # Review settings, and a render node's frame (a real JPEG) fanned out to viewers.
+    await owner.set_review(fps=10.0, width=640, height=360)
+    render = await live.join("render", "Node")
+    jpeg = simplejpeg.encode_jpeg(np.full((36, 64, 3), 128, np.uint8), quality=80)
+    frame = {"type": "frame", "seq": owner.seq, "camera": "/Studio/Cameras/Hero", "width": 64,
+             "height": 36, "render_ms": 12.5, "encode_ms": 0.4, "refined": True, "jpeg": jpeg}  # fmt: skip
+    await send_raw(render, frame)
+    got = await reviewer.next_frame(timeout=10)
+    assert got.jpeg == jpeg and got.seq == owner.seq and got.node == "Node"
+
     # Ping, and a message type the server does not know.
     await send_raw(editor, {"type": "ping", "t": 1234.5})
     await until(lambda: live.seen("out", "pong", t=1234.5), "the pong")
@@ -383,7 +395,7 @@ def check_trace(live: Live) -> None:
         "diff",
     }
     roles = {m["role"] for p in out if p["type"] == "presence" for m in p["members"]}
-    assert roles == {"owner", "editor", "reviewer"}
+    assert roles == {"owner", "editor", "reviewer", "render"}
     assert any(m["type"] == "error" and "index" in m for m in out)
     codes = {m["code"] for m in out if m["type"] == "error"}
     assert {"forbidden", "locked", "out_of_range", "unknown_op", "unknown_message"} <= codes

@@ -7,7 +7,7 @@
 30.0
 """
 
-from twinstudio.client.session import AsyncSession, StudioError, aconnect
+from twinstudio.client.session import AsyncSession, Frame, StudioError, aconnect
 from twinstudio.client.sync import Session, connect
 
-__all__ = ["AsyncSession", "Session", "StudioError", "aconnect", "connect"]
+__all__ = ["AsyncSession", "Frame", "Session", "StudioError", "aconnect", "connect"]

@@ -19,6 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -47,6 +48,22 @@ FINAL_REFUSALS = frozenset(
         "protocol_unsupported",
     }
 )
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture of the review camera from a render node."""
+
+    seq: int  # the last edit the picture includes
+    camera: str
+    width: int
+    height: int
+    render_ms: float
+    encode_ms: float
+    refined: bool  # False for a reduced-resolution frame rendered while edits stream in
+    node: str
+    jpeg: bytes
+    received_at: float  # the session's loop clock (seconds) when it arrived
 
 
 class StudioError(Exception):
@@ -99,6 +116,11 @@ class AsyncSession:
         self.notes: dict[str, dict[str, Any]] = {}
         self.takes: dict[str, dict[str, Any]] = {}
         self.review_camera: str | None = None
+        self.review: dict[str, Any] = {}  # the room's review settings (camera, size, fps)
+        self.frame: Frame | None = None  # the newest frame received
+        self._frames = 0  # frames received so far
+        self._seen_frames = 0  # frames received when next_frame last returned
+        self._frame_arrived = asyncio.Condition()
         self.connected = asyncio.Event()
         self.reconnects = 0
         self._ws: Any = None
@@ -166,8 +188,10 @@ class AsyncSession:
         self.review_camera = msg.get("review_camera")
         self._on_state(msg)
         await self._notify_seq()
+        self._emit({"type": "snapshot", "seq": msg["seq"]})  # the replica stage was rebuilt
 
     def _on_state(self, msg: dict[str, Any]) -> None:
+        self.review = msg.get("review", self.review)
         self.locks = msg["locks"]
         self.notes = {n["id"]: n for n in msg["notes"]}
         self.takes = {t["name"]: t for t in msg["takes"]}
@@ -242,6 +266,9 @@ class AsyncSession:
         if kind == "error":
             log.warning("server: %s: %s", msg.get("code"), msg.get("message"))
             return
+        if kind == "frame":
+            await self._on_frame(msg)
+            return
         if kind == "presence":
             self.members = msg["members"]
         elif kind == "locks":
@@ -253,6 +280,8 @@ class AsyncSession:
                 self._buffered.append(msg)
         elif kind == "note":
             self.notes[msg["note"]["id"]] = msg["note"]
+        elif kind == "settings":
+            self.review = msg["review"]
         elif kind == "take":
             if msg["action"] == "save":
                 self.takes[msg["take"]["name"]] = msg["take"]
@@ -261,13 +290,36 @@ class AsyncSession:
         elif kind == "snapshot":
             await self._load_snapshot(msg)
             return
-        if "seq" in msg and kind in ("op", "note", "take"):
+        if "seq" in msg and kind in ("op", "note", "take", "settings"):
             self._received_seq = max(self._received_seq, msg["seq"])
             if kind != "op":
                 self.replica.advance(msg["seq"]) if self.auto_apply else self._buffered.append(msg)
             await self._notify_seq()
         if kind != "op" and self.auto_apply:
             self._emit(msg)
+
+    async def _on_frame(self, msg: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        fields = {k: msg[k] for k in Frame.__dataclass_fields__ if k in msg}
+        self.frame = Frame(**{"node": "", **fields, "received_at": loop.time()})
+        async with self._frame_arrived:
+            self._frames += 1
+            self._frame_arrived.notify_all()
+
+    async def next_frame(self, timeout: float = 30.0, *, min_seq: int = 0) -> Frame:
+        """Wait for a frame newer than any returned before (and including edit ``min_seq``)."""
+        seen = self._seen_frames
+        async with asyncio.timeout(timeout), self._frame_arrived:
+            await self._frame_arrived.wait_for(
+                lambda: self._frames > seen and self.frame is not None and self.frame.seq >= min_seq
+            )
+        assert self.frame is not None
+        self._seen_frames = self._frames
+        return self.frame
+
+    async def set_review(self, **changes: Any) -> int:
+        """Change the room's review settings: camera, width, height, fps, preview_scale."""
+        return int((await self.request({"type": "settings", "review": changes}))["seq"])
 
     def _apply(self, msg: dict[str, Any]) -> None:
         if msg["type"] == "op":

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pxr import Usd
 
-from twinstudio.client.session import AsyncSession, aconnect
+from twinstudio.client.session import AsyncSession, Frame, aconnect
 
 T = TypeVar("T")
 
@@ -134,6 +134,14 @@ class Session:
 
     def diff_takes(self, a: str | None, b: str | None = None) -> list[dict[str, Any]]:
         return self._call(lambda s: s.diff_takes(a, b))
+
+    def next_frame(self, timeout: float | None = None, *, min_seq: int = 0) -> Frame:
+        """Block until a newer frame of the review camera arrives; see AsyncSession.next_frame."""
+        t = timeout or self.timeout
+        return self._run(self._async.next_frame(t, min_seq=min_seq), timeout=t + 5)
+
+    def set_review(self, **changes: Any) -> int:
+        return self._call(lambda s: s.set_review(**changes))
 
     # replica -------------------------------------------------------------------------
 

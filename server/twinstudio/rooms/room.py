@@ -28,6 +28,7 @@ from twinstudio.auth import Grant
 from twinstudio.rooms import roles
 from twinstudio.rooms.journal import Journal
 from twinstudio.rooms.notes import NoteBoard, NoteRejected, ReviewNote
+from twinstudio.rooms.review import ReviewRejected, ReviewSettings, check_frame
 from twinstudio.rooms.takes import MAX_TAKES, Take, diff_layers
 from twinstudio.stage.composition import RoomStage
 from twinstudio.stage.editor import StageEditor
@@ -142,6 +143,8 @@ class Room:
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self._seen_ops: dict[str, OrderedDict[str, int]] = {}
         self._manifest: list[LibraryFile] | None = None
+        self.review = ReviewSettings()
+        self.last_frame: dict[str, Any] | None = None
 
     # -- membership --------------------------------------------------------------------
 
@@ -188,6 +191,8 @@ class Room:
             out.append(Send(self._side_state(), to))
         else:
             out.append(Send(self.snapshot(), to))
+        if self.last_frame is not None and member.role != "render":
+            out.append(Send(self.last_frame, to, key="frame"))
         out.append(self._presence())
         return out
 
@@ -226,6 +231,7 @@ class Room:
             "locks": [lock.to_wire() for lock in self.locks.values()],
             "notes": self.notes.to_wire(),
             "takes": [t.summary() for t in self.takes.values()],
+            "review": self.review.to_wire(),
         }
 
     # -- messages ----------------------------------------------------------------------
@@ -612,6 +618,37 @@ class Room:
             reply["id"] = msg["id"]
         return [Send(reply, (member.conn,))]
 
+    # -- the review picture -------------------------------------------------------------
+
+    def _on_settings(self, member: Member, msg: dict[str, Any]) -> list[Send]:
+        if denied := self._need(member, "edit", msg):
+            return denied
+        changes = msg.get("review")
+        if not isinstance(changes, dict) or not changes:
+            return [_error((member.conn,), "malformed_settings", "send {'review': {...}}", msg)]
+        try:
+            settings = self.review.updated(changes)
+        except (ReviewRejected, TypeError) as exc:
+            code = getattr(exc, "code", "malformed_settings")
+            return [_error((member.conn,), code, getattr(exc, "message", str(exc)), msg)]
+        record = {"type": "settings", "seq": self.seq + 1, "review": settings.to_wire()}
+        return self._commit_event(
+            member, msg, record, record, lambda: setattr(self, "review", settings)
+        )
+
+    def _on_frame(self, member: Member, msg: dict[str, Any]) -> list[Send]:
+        if denied := self._need(member, "render", msg):
+            return denied
+        last = self.last_frame["seq"] if self.last_frame is not None else 0
+        try:
+            frame = check_frame(msg, self.seq, last)
+        except ReviewRejected as exc:
+            return [_error((member.conn,), exc.code, exc.message, msg)]
+        frame["node"] = member.name
+        self.last_frame = frame
+        viewers = tuple(c for c, m in self.members.items() if m.role != "render")
+        return [Send(frame, viewers, key="frame")]
+
     def _on_ping(self, member: Member, msg: dict[str, Any]) -> list[Send]:
         return [
             Send(
@@ -629,6 +666,8 @@ class Room:
         "note": _on_note,
         "take": _on_take,
         "ping": _on_ping,
+        "settings": _on_settings,
+        "frame": _on_frame,
     }
 
     # -- recovery ----------------------------------------------------------------------
@@ -653,6 +692,8 @@ class Room:
                 self._remember_op(record["author"], record["id"])
         elif kind == "note":
             self.notes.apply(ReviewNote.from_wire(record["note"]))
+        elif kind == "settings":
+            self.review = ReviewSettings(**record["review"])
         elif kind == "take":
             t = record["take"]
             if record["action"] == "save":
@@ -671,6 +712,7 @@ class Room:
             "seq": self.seq,
             "notes": self.notes.to_wire(),
             "takes": [{**t.summary(), "layer": t.layer} for t in self.takes.values()],
+            "review": self.review.to_wire(),
         }
 
     def load_state(self, seq: int, state: dict[str, Any]) -> None:
@@ -678,6 +720,8 @@ class Room:
         self.seq = seq
         for n in state.get("notes", []):
             self.notes.apply(ReviewNote.from_wire(n))
+        if "review" in state:
+            self.review = ReviewSettings(**state["review"])
         for t in state.get("takes", []):
             self.takes[t["name"]] = Take(
                 t["name"], t["seq"], t["author"], t["created_at"], t["layer"]
