@@ -267,8 +267,11 @@ async def test_real_traffic_matches_schema(live: Live) -> None:
     await owner.set_review(fps=10.0, width=640, height=360)
     render = await live.join("render", "Node")
     jpeg = simplejpeg.encode_jpeg(np.full((36, 64, 3), 128, np.uint8), quality=80)
-    frame = {"type": "frame", "seq": owner.seq, "camera": "/Studio/Cameras/Hero", "width": 64,
-             "height": 36, "render_ms": 12.5, "encode_ms": 0.4, "refined": True, "jpeg": jpeg}  # fmt: skip
+    frame = {
+        **{"type": "frame", "seq": owner.seq, "camera": "/Studio/Cameras/Hero"},
+        **{"width": 64, "height": 36, "render_ms": 12.5, "encode_ms": 0.4},
+        **{"refined": True, "jpeg": jpeg},
+    }
     await send_raw(render, frame)
     got = await reviewer.next_frame(timeout=10)
     assert got.jpeg == jpeg and got.seq == owner.seq and got.node == "Node"
