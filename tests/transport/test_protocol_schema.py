@@ -39,7 +39,7 @@ RIM = "/Studio/Lights/Rim"
 HERO = "/Studio/Cameras/Hero"
 TWIN = "/Studio/Twin"
 
-EVENTS = ("op", "note", "take", "settings")  # the messages that carry an event seq
+EVENTS = ("op", "note", "take", "settings", "job")  # the messages that carry an event seq
 Record = tuple[str, str, dict[str, Any]]  # (direction, conn, message)
 
 
@@ -275,6 +275,17 @@ async def test_real_traffic_matches_schema(live: Live) -> None:
     await send_raw(render, frame)
     got = await reviewer.next_frame(timeout=10)
     assert got.jpeg == jpeg and got.seq == owner.seq and got.node == "Node"
+
+    # A final render: submitted, assigned to the render node, progress, a failure and retry,
+    # then cancelled (completion is an HTTP upload, covered by the render tests).
+    await owner.request({"type": "job", "action": "submit", "width": 64, "height": 64})
+    await until(lambda: live.seen("out", "job_assign"), "the job assignment")
+    job_id = next(m for m in live.messages("out") if m["type"] == "job_assign")["job"]["id"]
+    await send_raw(render, {"type": "job", "action": "progress", "job_id": job_id, "progress": 0.5})
+    await until(lambda: live.seen("out", "job_update"), "a job update")
+    await send_raw(render, {"type": "job", "action": "fail", "job_id": job_id, "error": "GL lost"})
+    await until(lambda: live.seen("out", "job", action="fail"), "the job failure event")
+    await owner.request({"type": "job", "action": "cancel", "job_id": job_id})
 
     # Ping, and a message type the server does not know.
     await send_raw(editor, {"type": "ping", "t": 1234.5})

@@ -26,6 +26,7 @@ from typing import Any
 
 from twinstudio.auth import Grant
 from twinstudio.rooms import roles
+from twinstudio.rooms.jobs import TRANSITIONS, JobBoard, JobRejected, RenderJob, plan_jobs
 from twinstudio.rooms.journal import Journal
 from twinstudio.rooms.notes import NoteBoard, NoteRejected, ReviewNote
 from twinstudio.rooms.review import ReviewRejected, ReviewSettings, check_frame
@@ -144,6 +145,7 @@ class Room:
         self._seen_ops: dict[str, OrderedDict[str, int]] = {}
         self._manifest: list[LibraryFile] | None = None
         self.review = ReviewSettings()
+        self.jobs = JobBoard()
         self.last_frame: dict[str, Any] | None = None
 
     # -- membership --------------------------------------------------------------------
@@ -194,7 +196,7 @@ class Room:
         if self.last_frame is not None and member.role != "render":
             out.append(Send(self.last_frame, to, key="frame"))
         out.append(self._presence())
-        return out
+        return out + self._schedule()
 
     def leave(self, conn: str) -> list[Send]:
         """Forget ``conn``; its user's locks go when their last connection does."""
@@ -208,7 +210,9 @@ class Room:
                 del self.locks[path]
             if released:
                 out.append(self._locks())
-        return out
+        for job in self.jobs.running_on(conn):  # its node vanished: queue it again
+            out.append(self._job_update(self.jobs.transition(job.id, "lost")))
+        return out + self._schedule()
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a new client needs, consistent at ``seq``."""
@@ -232,6 +236,7 @@ class Room:
             "notes": self.notes.to_wire(),
             "takes": [t.summary() for t in self.takes.values()],
             "review": self.review.to_wire(),
+            "jobs": [j.summary() for j in self.jobs.jobs.values()],
         }
 
     # -- messages ----------------------------------------------------------------------
@@ -649,6 +654,126 @@ class Room:
         viewers = tuple(c for c, m in self.members.items() if m.role != "render")
         return [Send(frame, viewers, key="frame")]
 
+    # -- final renders ---------------------------------------------------------------
+
+    def _on_job(self, member: Member, msg: dict[str, Any]) -> list[Send]:
+        action = msg.get("action")
+        to = (member.conn,)
+        try:
+            if action == "submit":
+                if denied := self._need(member, "edit", msg):
+                    return denied
+                return self._submit_jobs(member, msg)
+            job_id = msg.get("job_id")
+            if not isinstance(job_id, str):
+                return [_error(to, "malformed_job", "name the job with 'job_id'", msg)]
+            if action == "cancel":
+                if denied := self._need(member, "edit", msg):
+                    return denied
+                return [*self._journal_job("cancel", job_id, member, msg), *self._schedule()]
+            if denied := self._need(member, "render", msg):
+                return denied
+            job = self.jobs.jobs.get(job_id)
+            if job is None or job.node != member.conn:
+                return [_error(to, "job_not_yours", f"job {job_id} is not assigned to you", msg)]
+            if action == "progress":
+                updated = self.jobs.transition(job_id, "progress", progress=msg.get("progress"))
+                return [Send(self._job_message(updated), None, key=f"job:{job_id}")]
+            if action == "fail":
+                reason = str(msg.get("error", "the render failed"))[:1000]
+                return [
+                    *self._journal_job("fail", job_id, member, msg, error=reason),
+                    *self._schedule(),
+                ]
+        except JobRejected as exc:
+            return [_error(to, exc.code, exc.message, msg)]
+        return [
+            _error(
+                to, "malformed_job", "job 'action' must be submit, cancel, progress or fail", msg
+            )
+        ]
+
+    def _check_job_event(self, event: str, job_id: str) -> None:
+        """Raise JobRejected unless ``event`` may happen to ``job_id`` now (jobs.TRANSITIONS)."""
+        job = self.jobs.jobs.get(job_id)
+        if job is None:
+            raise JobRejected("job_not_found", f"no job {job_id!r} in this room")
+        if job.state not in TRANSITIONS[event][0]:
+            raise JobRejected("job_state", f"job {job_id} is {job.state}: it can't {event}")
+
+    def _submit_jobs(self, member: Member, msg: dict[str, Any]) -> list[Send]:
+        camera = self.review.camera or self.room_stage.review_camera() or "/Studio/Cameras/Hero"
+        jobs = plan_jobs(
+            msg,
+            seq=self.seq,
+            layer=self.room_stage.edit_layer_text(),
+            default_camera=camera,
+            author=member.user,
+            now=self.clock(),
+        )
+        for job in jobs:
+            if not self.room_stage.stage.GetPrimAtPath(job.camera):
+                raise JobRejected("prim_not_found", f"no camera at {job.camera}")
+        record = {
+            "type": "job",
+            "seq": self.seq + 1,
+            "action": "submit",
+            "jobs": [j.to_record() for j in jobs],
+        }
+        broadcast = {**record, "jobs": [j.summary() for j in jobs]}
+
+        def add() -> None:
+            for job in jobs:
+                self.jobs.add(job)
+
+        return [*self._commit_event(member, msg, record, broadcast, add), *self._schedule()]
+
+    def _journal_job(
+        self, event: str, job_id: str, member: Member, msg: dict[str, Any], **changes: Any
+    ) -> list[Send]:
+        self._check_job_event(event, job_id)  # before journaling: the record must replay
+        record = {"type": "job", "seq": self.seq + 1, "action": event, "job_id": job_id, **changes}
+        out: list[RenderJob] = []
+
+        def apply() -> None:
+            out.append(self.jobs.transition(job_id, event, **changes))
+
+        sends = self._commit_event(member, msg, record, record, apply)
+        return [*sends, *(self._job_update(j) for j in out)]
+
+    def complete_job(self, grant: Grant, job_id: str, result: str) -> list[Send]:
+        """A node uploaded ``job_id``'s image, stored as ``result``: journal it, then schedule."""
+        member = Member(f"rest:{grant.user}", grant.user, grant.name, grant.role, "#888888")
+        job = self.jobs.jobs.get(job_id)
+        node = self.members.get(job.node) if job and job.node else None
+        if job is None or node is None or node.user != grant.user or job.state != "running":
+            raise JobRejected("job_not_yours", f"job {job_id} is not running on your node")
+        msg = {"type": "job"}
+        return [
+            *self._journal_job("complete", job_id, member, msg, result=result),
+            *self._schedule(),
+        ]
+
+    def _job_message(self, job: RenderJob) -> dict[str, Any]:
+        return {"type": "job_update", "job": job.summary()}
+
+    def _job_update(self, job: RenderJob) -> Send:
+        return Send(self._job_message(job), None)
+
+    def _schedule(self) -> list[Send]:
+        """Give each idle render node the oldest queued job."""
+        out: list[Send] = []
+        while True:
+            busy = {j.node for j in self.jobs.jobs.values() if j.state == "running"}
+            idle = [c for c, m in self.members.items() if m.role == "render" and c not in busy]
+            pick = self.jobs.next_for(idle)
+            if pick is None:
+                return out
+            job, node = pick
+            job = self.jobs.transition(job.id, "assign", node=node)
+            out.append(Send({"type": "job_assign", "job": job.to_record()}, (node,)))
+            out.append(self._job_update(job))
+
     def _on_ping(self, member: Member, msg: dict[str, Any]) -> list[Send]:
         return [
             Send(
@@ -668,6 +793,7 @@ class Room:
         "ping": _on_ping,
         "settings": _on_settings,
         "frame": _on_frame,
+        "job": _on_job,
     }
 
     # -- recovery ----------------------------------------------------------------------
@@ -694,6 +820,8 @@ class Room:
             self.notes.apply(ReviewNote.from_wire(record["note"]))
         elif kind == "settings":
             self.review = ReviewSettings(**record["review"])
+        elif kind == "job":
+            self._replay_job(record)
         elif kind == "take":
             t = record["take"]
             if record["action"] == "save":
@@ -706,6 +834,24 @@ class Room:
         self.seq = record["seq"]
         self._recent.append(record)
 
+    def _replay_job(self, record: dict[str, Any]) -> None:
+        """Jobs after a restart: assignments were not journaled, so running jobs are queued."""
+        action = record["action"]
+        if action == "submit":
+            for j in record["jobs"]:
+                self.jobs.add(RenderJob(**j))
+            return
+        job = self.jobs.jobs[record["job_id"]]
+        if action == "complete":
+            self.jobs.jobs[job.id] = replace(
+                job, state="done", progress=1.0, result=record["result"]
+            )
+        elif action == "cancel":
+            self.jobs.jobs[job.id] = replace(job, state="cancelled")
+        elif action == "fail":
+            self.jobs.jobs[job.id] = replace(job, state="running")
+            self.jobs.transition(job.id, "fail", error=record.get("error"))
+
     def checkpoint_state(self) -> dict[str, Any]:
         """The non-USD state a checkpoint stores beside the edit layer."""
         return {
@@ -713,6 +859,7 @@ class Room:
             "notes": self.notes.to_wire(),
             "takes": [{**t.summary(), "layer": t.layer} for t in self.takes.values()],
             "review": self.review.to_wire(),
+            "jobs": [j.to_record() for j in self.jobs.jobs.values()],
         }
 
     def load_state(self, seq: int, state: dict[str, Any]) -> None:
@@ -722,6 +869,11 @@ class Room:
             self.notes.apply(ReviewNote.from_wire(n))
         if "review" in state:
             self.review = ReviewSettings(**state["review"])
+        for j in state.get("jobs", []):
+            job = RenderJob(**j)
+            self.jobs.add(
+                replace(job, state="queued", node=None) if job.state == "running" else job
+            )
         for t in state.get("takes", []):
             self.takes[t["name"]] = Take(
                 t["name"], t["seq"], t["author"], t["created_at"], t["layer"]

@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,7 +40,10 @@ log = logging.getLogger(__name__)
 
 SYNCER = web.AppKey("syncer", asyncio.Task[None])
 CLOSE_MARK = b""  # queued after a final error: the writer closes the socket when it gets here
-STATIC_ROOT = Path(__file__).resolve().parents[3] / "client_web"
+# the browser studio: client_web/ of the checkout, or TWINSTUDIO_STATIC when installed elsewhere
+STATIC_ROOT = Path(
+    os.environ.get("TWINSTUDIO_STATIC", Path(__file__).resolve().parents[3] / "client_web")
+)
 
 
 @dataclass(frozen=True)
