@@ -147,6 +147,23 @@ async def raw_join(live: Live, hello: dict[str, Any], role: str = "editor") -> l
     return got
 
 
+async def upload_png(live: Live, job_id: str, token: str) -> int:
+    """Upload a real PNG as the render node would; return the HTTP status."""
+    import io
+
+    import aiohttp
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 100, 50)).save(buf, format="PNG")
+    url = f"http://127.0.0.1:{live.port}/api/rooms/default/renders/{job_id}"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=buf.getvalue(), headers={"Authorization": f"Bearer {token}"}) as resp,
+    ):
+        return resp.status
+
+
 async def send_raw(session: AsyncSession, msg: dict[str, Any]) -> None:
     await session._ws.send(msgpack.packb(msg, use_bin_type=True))
 
@@ -286,6 +303,22 @@ async def test_real_traffic_matches_schema(live: Live) -> None:
     await send_raw(render, {"type": "job", "action": "fail", "job_id": job_id, "error": "GL lost"})
     await until(lambda: live.seen("out", "job", action="fail"), "the job failure event")
     await owner.request({"type": "job", "action": "cancel", "job_id": job_id})
+
+    # a batch of two, both uploaded by the node: each completes, then the contact sheet
+    def assignments() -> list[dict[str, Any]]:
+        return [m for m in live.messages("out") if m["type"] == "job_assign"]
+
+    before = len(assignments())
+    await owner.request(
+        {"type": "job", "action": "submit", "width": 64, "height": 64, "looks": ["a", "b"]}
+    )
+    token = live.auth.issue("default", "render", user=render.member["user"])
+    for n in (before + 1, before + 2):
+        await until(lambda n=n: len(assignments()) >= n, "an assignment")  # type: ignore[misc]
+        assign = assignments()[n - 1]
+        status = await upload_png(live, assign["job"]["id"], token)
+        assert status == 200
+    await until(lambda: live.seen("out", "contact_sheet"), "the contact sheet")
 
     # Ping, and a message type the server does not know.
     await send_raw(editor, {"type": "ping", "t": 1234.5})

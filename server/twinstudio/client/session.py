@@ -490,6 +490,12 @@ class AsyncSession:
         await self.request({"type": "ping", "t": start})
         return loop.time() - start
 
+    async def publish(self, msg: dict[str, Any]) -> None:
+        """Send a message that has no reply (a render node's frame)."""
+        await self.connected.wait()
+        with contextlib.suppress(websockets.ConnectionClosed):  # dropped: the next one follows
+            await self._ws.send(msgpack.packb(msg, use_bin_type=True))
+
     async def set_presence(
         self, selection: list[str] | None = None, dragging: str | None = None
     ) -> None:

@@ -31,10 +31,18 @@ from aiohttp import WSMsgType, web
 
 from twinstudio import __version__
 from twinstudio.auth import AuthError, Grant, TokenAuthority
+from twinstudio.rooms.jobs import JobRejected
 from twinstudio.rooms.journal import FsyncPolicy, Journal
 from twinstudio.rooms.room import Room, Send
 from twinstudio.rooms.studio import Studio
 from twinstudio.transport.outbound import OutboundQueue
+from twinstudio.transport.renders import (
+    MAX_RENDER_BYTES,
+    RenderRejected,
+    contact_sheet,
+    render_path,
+    store_render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +159,7 @@ class StudioServer:
     # -- app ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_message_bytes)
+        app = web.Application(client_max_size=MAX_RENDER_BYTES)  # JSON handlers check their own
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/rooms/{room}/ws", self.websocket)
         app.router.add_get("/api/rooms", self.list_rooms)
@@ -164,6 +172,9 @@ class StudioServer:
         app.router.add_post("/api/rooms/{room}/takes/{name}/restore", self.restore_take)
         app.router.add_get("/api/rooms/{room}/notes", self.notes)
         app.router.add_post("/api/rooms/{room}/notes", self.add_note)
+        app.router.add_get("/api/rooms/{room}/renders", self.renders)
+        app.router.add_get("/api/rooms/{room}/renders/{name}", self.render_file)
+        app.router.add_post("/api/rooms/{room}/renders/{job_id}", self.upload_render)
         app.router.add_get("/api/rooms/{room}/files", self.files)
         app.router.add_get("/api/rooms/{room}/files/{path:.+}", self.file)
         if STATIC_ROOT.is_dir():
@@ -430,6 +441,10 @@ class StudioServer:
         return web.json_response({"ok": True, "seq": room.seq, "replies": mine})
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
+        if (request.content_length or 0) > self.config.max_message_bytes:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=self.config.max_message_bytes, actual_size=request.content_length or 0
+            )
         try:
             body = await request.json()
         except ValueError:
@@ -468,6 +483,59 @@ class StudioServer:
     async def add_note(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         return await self._act(request, {**body, "type": "note"})
+
+    # -- final renders -----------------------------------------------------------------
+
+    def _renders_dir(self, room: Room) -> Path:
+        return self.studio.room_dir(room.name) / "renders"
+
+    async def renders(self, request: web.Request) -> web.Response:
+        room, _ = self._room(request)
+        jobs = [j.summary() for j in room.jobs.jobs.values()]
+        batches: dict[str, dict[str, Any]] = {}
+        for job in jobs:
+            batch = batches.setdefault(job["batch"], {"batch": job["batch"], "jobs": []})
+            batch["jobs"].append(job["id"])
+            sheet = f"{job['batch']}-contact.png"
+            batch["contact_sheet"] = sheet if render_path(self._renders_dir(room), sheet) else None
+        return web.json_response({"jobs": jobs, "batches": list(batches.values())})
+
+    async def render_file(self, request: web.Request) -> web.StreamResponse:
+        room, _ = self._room(request)
+        path = render_path(self._renders_dir(room), request.match_info["name"])
+        if path is None:
+            return web.json_response(
+                {"code": "render_not_found", "message": "no such render in this room"}, status=404
+            )
+        return web.FileResponse(path, headers={"Content-Type": "image/png"})
+
+    async def upload_render(self, request: web.Request) -> web.Response:
+        """A render node delivers a finished job's PNG; the job completes when it is stored."""
+        room, grant = self._room(request)
+        job_id = request.match_info["job_id"]
+        job = room.jobs.jobs.get(job_id)
+        node = room.members.get(job.node) if job and job.node else None
+        if job is None or node is None or node.user != grant.user or job.state != "running":
+            return web.json_response(
+                {"code": "job_not_yours", "message": f"job {job_id} is not running on your node"},
+                status=409,
+            )
+        data = await request.read()
+        directory = self._renders_dir(room)
+        try:
+            name = await asyncio.to_thread(store_render, directory, job_id, data)
+            sends = room.complete_job(grant, job_id, name)
+        except (RenderRejected, JobRejected) as exc:
+            return web.json_response({"code": exc.code, "message": exc.message}, status=400)
+        await self._durable(room)
+        self._dispatch(room, sends)
+        batch = [j.summary() for j in room.jobs.batch(job.batch)]
+        if len(batch) > 1 and all(j["state"] in ("done", "failed", "cancelled") for j in batch):
+            sheet = await asyncio.to_thread(contact_sheet, directory, job.batch, batch)
+            self._dispatch(
+                room, [Send({"type": "contact_sheet", "batch": job.batch, "name": sheet}, None)]
+            )
+        return web.json_response({"ok": True, "name": name})
 
     async def files(self, request: web.Request) -> web.Response:
         room, _ = self._room(request)
