@@ -56,7 +56,9 @@ def _add_server_args(p: argparse.ArgumentParser, port: int) -> None:
     )
 
 
-def _serve(args: argparse.Namespace, *, on_ready: str | None = None) -> None:
+def _serve(
+    args: argparse.Namespace, *, on_ready: str | None = None, render_token: str | None = None
+) -> None:
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
     studio = _studio(args, serving=True)
@@ -73,11 +75,21 @@ def _serve(args: argparse.Namespace, *, on_ready: str | None = None) -> None:
         site = web.TCPSite(runner, args.host, args.port)
         await site.start()
         print(f"twinstudio serving http://{args.host}:{args.port} (data: {data})", flush=True)
+        node = None
+        if render_token:  # a local render node beside the server, as its own process
+            node = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "twinstudio.cli", "render-node",
+                "--server", f"http://127.0.0.1:{args.port}", "--room", "default",
+                "--token", render_token, "--name", "local render node",
+            )  # fmt: skip
         if on_ready:
             print(on_ready, flush=True)
         try:
             await asyncio.Event().wait()
         finally:
+            if node is not None and node.returncode is None:
+                node.terminate()
+                await node.wait()
             await runner.cleanup()
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -112,7 +124,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "",
         "Ctrl+C stops the studio; everything acknowledged is kept in " + str(Path(args.data)),
     ]
-    _serve(args, on_ready="\n".join(lines))
+    render_token = None if args.no_render else auth.issue("default", "render", name="Render node")
+    if render_token:
+        lines.insert(1, "A local render node streams the review camera (--no-render to skip).")
+    _serve(args, on_ready="\n".join(lines), render_token=render_token)
+    return 0
+
+
+def cmd_render_node(args: argparse.Namespace) -> int:
+    from twinstudio.render.node import main_render_node
+
+    token = args.token
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip()
+    if not token:
+        print("give the node a render token: --token TOKEN or --token-file PATH", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        main_render_node(args.server, args.room, token, args.name, args.gl)
     return 0
 
 
@@ -144,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="serve the default shot and print join links")
     _add_server_args(p, 8420)
+    p.add_argument("--no-render", action="store_true", help="don't start a local render node")
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("invite", help="print an invite token for a room and role")
@@ -153,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="display name (default: the role)")
     p.add_argument("--ttl-hours", type=float, default=24 * 7)
     p.set_defaults(fn=cmd_invite)
+
+    p = sub.add_parser("render-node", help="render a room's review camera and stream frames")
+    p.add_argument("--server", required=True, help="the studio's URL, e.g. http://127.0.0.1:8420")
+    p.add_argument("--room", default="default")
+    p.add_argument(
+        "--token", default=None, help="a render-role token (twinstudio invite --role render)"
+    )
+    p.add_argument("--token-file", default=None, help="read the token from this file")
+    p.add_argument("--name", default="render-node")
+    p.add_argument(
+        "--gl", choices=["egl", "osmesa"], default=None, help="OpenGL platform (default egl)"
+    )
+    p.set_defaults(fn=cmd_render_node)
 
     p = sub.add_parser("export", help="flatten a room (shot + edits) to .usda/.usdc/.usdz")
     p.add_argument("--data", default="data")

@@ -1,0 +1,40 @@
+#version 330 core
+// Writes how far the nearest caster is from the light: the distance to light_position for
+// cube maps (SHADOW_CUBE), the depth along light_axis past shadow_origin otherwise.
+
+uniform vec3 light_position;
+uniform vec3 light_axis;
+uniform vec3 shadow_origin;
+#ifdef ALPHA_MASK
+uniform vec4 base_color_factor;
+uniform float alpha_cutoff;
+#ifdef HAS_BASE_COLOR_TEX
+uniform sampler2D base_color_texture;
+#endif
+#endif
+
+in vec3 frag_position;
+#ifdef TEXCOORD_0_LOC
+in vec2 uv_0;
+#endif
+
+out vec4 frag_distance;
+
+void main()
+{
+#ifdef ALPHA_MASK
+    float a = base_color_factor.a;
+#ifdef HAS_BASE_COLOR_TEX
+    a *= texture(base_color_texture, uv_0).a;
+#endif
+    if (a < alpha_cutoff) {
+        discard;
+    }
+#endif
+#ifdef SHADOW_CUBE
+    float dist = length(frag_position - light_position);
+#else
+    float dist = dot(frag_position - shadow_origin, light_axis);
+#endif
+    frag_distance = vec4(dist);
+}
