@@ -82,6 +82,10 @@ def _ws_url(base_url: str, room: str, token: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, f"token={quote(token)}", ""))
 
 
+def _job_order(job_id: str) -> int:
+    return int(job_id.rsplit("-", 1)[-1])
+
+
 def _refusal(exc: websockets.InvalidStatus) -> StudioError:
     try:
         body = json.loads(exc.response.body or b"{}")
@@ -121,6 +125,9 @@ class AsyncSession:
         self._frames = 0  # frames received so far
         self._seen_frames = 0  # frames received when next_frame last returned
         self._frame_arrived = asyncio.Condition()
+        self.jobs: dict[str, dict[str, Any]] = {}  # final render jobs by id (summaries)
+        self.contact_sheets: dict[str, str] = {}  # batch -> stored contact sheet name
+        self._jobs_changed = asyncio.Condition()
         self.connected = asyncio.Event()
         self.reconnects = 0
         self._ws: Any = None
@@ -192,6 +199,7 @@ class AsyncSession:
 
     def _on_state(self, msg: dict[str, Any]) -> None:
         self.review = msg.get("review", self.review)
+        self.jobs = {j["id"]: j for j in msg.get("jobs", [])}
         self.locks = msg["locks"]
         self.notes = {n["id"]: n for n in msg["notes"]}
         self.takes = {t["name"]: t for t in msg["takes"]}
@@ -269,6 +277,8 @@ class AsyncSession:
         if kind == "frame":
             await self._on_frame(msg)
             return
+        if kind in ("job", "job_update", "contact_sheet"):
+            await self._on_job(msg)
         if kind == "presence":
             self.members = msg["members"]
         elif kind == "locks":
@@ -305,6 +315,74 @@ class AsyncSession:
         async with self._frame_arrived:
             self._frames += 1
             self._frame_arrived.notify_all()
+
+    async def _on_job(self, msg: dict[str, Any]) -> None:
+        if msg["type"] == "job_update":
+            self.jobs[msg["job"]["id"]] = msg["job"]
+        elif msg["type"] == "job" and msg["action"] == "submit":
+            self.jobs.update({j["id"]: j for j in msg["jobs"]})
+        elif msg["type"] == "contact_sheet":
+            self.contact_sheets[msg["batch"]] = msg["name"]
+        async with self._jobs_changed:
+            self._jobs_changed.notify_all()
+
+    async def submit_render(
+        self,
+        camera: str | None = None,
+        *,
+        cameras: list[str] | None = None,
+        looks: list[str] | None = None,
+        width: int = 3840,
+        height: int = 2160,
+        supersample: int = 2,
+        shadows: bool = True,
+        depth_of_field: bool = True,
+        transparent: bool = False,
+    ) -> list[str]:
+        """Order final renders (the shutter press); return the job ids (cameras x looks)."""
+        msg: dict[str, Any] = {
+            "type": "job",
+            "action": "submit",
+            "width": width,
+            "height": height,
+            "supersample": supersample,
+            "shadows": shadows,
+            "depth_of_field": depth_of_field,
+            "transparent": transparent,
+        }
+        if camera is not None:
+            msg["camera"] = camera
+        if cameras:
+            msg["cameras"] = cameras
+        if looks:
+            msg["looks"] = looks
+        seq = int((await self.request(msg))["seq"])
+        return sorted((j for j in self.jobs if j.startswith(f"j{seq}-")), key=_job_order)
+
+    async def wait_render(self, job_id: str, timeout: float = 600.0) -> dict[str, Any]:
+        """Wait until the job ended; return its summary (``state`` done, failed or cancelled)."""
+        ended = ("done", "failed", "cancelled")
+        async with asyncio.timeout(timeout), self._jobs_changed:
+            await self._jobs_changed.wait_for(
+                lambda: self.jobs.get(job_id, {}).get("state") in ended
+            )
+        return self.jobs[job_id]
+
+    async def download_render(self, name_or_job: str) -> bytes:
+        """The PNG of a finished job (by job id) or a stored file (e.g. a contact sheet name)."""
+        import aiohttp
+
+        job = self.jobs.get(name_or_job)
+        name = job["result"] if job else name_or_job
+        if not name:
+            raise StudioError("render_not_found", f"job {name_or_job} has no image yet")
+        url = f"{self.url}/api/rooms/{quote(self.room)}/renders/{quote(name)}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+            if resp.status != 200:
+                body = await resp.json()
+                raise StudioError(body.get("code", "render_not_found"), body.get("message", ""))
+            return await resp.read()
 
     async def next_frame(self, timeout: float = 30.0, *, min_seq: int = 0) -> Frame:
         """Wait for a frame newer than any returned before (and including edit ``min_seq``)."""

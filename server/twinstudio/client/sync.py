@@ -140,6 +140,16 @@ class Session:
         t = timeout or self.timeout
         return self._run(self._async.next_frame(t, min_seq=min_seq), timeout=t + 5)
 
+    def submit_render(self, camera: str | None = None, **options: Any) -> list[str]:
+        """Order final renders; see AsyncSession.submit_render. Returns the job ids."""
+        return self._call(lambda s: s.submit_render(camera, **options))
+
+    def wait_render(self, job_id: str, timeout: float = 600.0) -> dict[str, Any]:
+        return self._run(self._async.wait_render(job_id, timeout), timeout=timeout + 5)
+
+    def download_render(self, name_or_job: str) -> bytes:
+        return self._call(lambda s: s.download_render(name_or_job))
+
     def set_review(self, **changes: Any) -> int:
         return self._call(lambda s: s.set_review(**changes))
 
