@@ -4,11 +4,12 @@ An :class:`Emitter` is what one light pass needs: the emitting shape in world me
 radiance ``L_e * color`` (nits; lux for a distant light, whose size is an angle) and the
 ShapingAPI cone. Domes have no shape: :func:`studio_emitters` sums them into one uniform
 environment radiance. Invisible, black and zero-size unnormalized lights emit nothing and
-are dropped here.
+are dropped here, and kinds the renderer does not know are skipped with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import numpy.typing as npt
 
 from twinstudio.render.lighting import units
 from twinstudio.render.lighting.inputs import StudioLightFields
+
+log = logging.getLogger(__name__)
 
 Vec3 = npt.NDArray[np.float64]
 
@@ -47,12 +50,6 @@ class Emitter:
     @property
     def is_local(self) -> bool:
         return self.kind != "distant"
-
-    def shaping(self, cos_off_axis: float) -> float:
-        """The cone/focus attenuation toward a direction ``acos(cos_off_axis)`` off axis."""
-        cone = None if self.cone_cutoff >= NO_CONE else math.degrees(self.cone_cutoff)
-        softness = 0.0 if cone is None else 1.0 - self.cone_start / max(self.cone_cutoff, 1e-9)
-        return units.shaping_factor(cos_off_axis, cone, softness, self.focus)
 
 
 @dataclass(frozen=True)
@@ -142,6 +139,9 @@ def studio_emitters(lights: Iterable[StudioLightFields]) -> Lighting:
     emitters: list[Emitter] = []
     dome = np.zeros(3)
     for light in lights:
+        if light.kind not in units.KINDS:
+            log.warning("%s: %r lights are not rendered; skipping it", light.path, light.kind)
+            continue
         if light.kind == "dome":
             if light.visible and light.luminance > 0.0:
                 dome += light.luminance * _color(light)  # normalize is ignored for domes

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from twinstudio.render.compat import apply_pyrender_compat
 from twinstudio.render.gl import open_renderer, select_platform
 from twinstudio.render.lighting.emitters import Emitter, Lighting, studio_emitters
 from twinstudio.render.lighting.inputs import StudioCameraFields, StudioLightFields
@@ -32,6 +33,7 @@ from twinstudio.render.lighting.tonemap import TONE_MAPS, to_srgb8
 from twinstudio.render.lighting.units import exposure_scale
 
 select_platform()  # before the first OpenGL import fixes the platform
+apply_pyrender_compat()  # numpy 2 aliases; EGL renderers that can be deleted one by one
 
 import pyrender  # noqa: E402
 from OpenGL import GL  # noqa: E402

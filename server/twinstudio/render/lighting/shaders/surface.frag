@@ -287,7 +287,11 @@ vec2 emitter_tap(int i, int side, vec2 jitter)
 }
 
 // the blocker search only needs a mean depth: at most 4 x 4 taps
-const int SEARCH_SIDE = min(SHADOW_TAPS, 4);
+#if SHADOW_TAPS > 4
+const int SEARCH_SIDE = 4;
+#else
+const int SEARCH_SIDE = SHADOW_TAPS;
+#endif
 const int N_SEARCH = SEARCH_SIDE * SEARCH_SIDE;
 const int N_TAPS = SHADOW_TAPS * SHADOW_TAPS;
 const float SHADOW_BIAS = 0.001;  // relative to the receiver distance
