@@ -13,7 +13,8 @@ from typing import Any
 from twinstudio.auth import Grant
 from twinstudio.client.replica import Replica
 from twinstudio.rooms.journal import Journal, MemoryJournal
-from twinstudio.rooms.room import Room, Send
+from twinstudio.rooms.room import Room
+from twinstudio.rooms.types import Send
 from twinstudio.stage.composition import RoomStage
 
 STAGES = Path(__file__).resolve().parents[1] / "stages"

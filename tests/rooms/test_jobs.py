@@ -34,7 +34,7 @@ def test_a_batch_is_cameras_times_looks_spread_over_idle_nodes() -> None:
     assert [len(v) for v in assigned.values()] == [1, 1]  # one job each, at a time
     job = assigned[a][0]["job"]
     assert job["layer"] == h.room.room_stage.edit_layer_text() and job["width"] == 640
-    h.deliver(h.room.complete_job(grant_of(h, a), job["id"], f"{job['id']}.png"))
+    h.deliver(h.room.desk.complete_job(grant_of(h, a), job["id"], f"{job['id']}.png"))
     assert jobs[job["id"]].state == "done"
     assert len(h.of_type(a, "job_assign")) == 2  # the freed node took the next one
 
@@ -90,7 +90,7 @@ def test_jobs_survive_a_restart(tmp_path: Path) -> None:
         owner, {"type": "job", "action": "submit", "width": 64, "height": 64, "looks": ["a", "b"]}
     )
     first = h.of_type(node, "job_assign")[0]["job"]["id"]
-    h.deliver(h.room.complete_job(grant_of(h, node), first, "first.png"))
+    h.deliver(h.room.desk.complete_job(grant_of(h, node), first, "first.png"))
     journal.close()
     room = Room("test", RoomStage(h.library, "default_shot.usda"), FileJournal(tmp_path / "j"))
     for record in room.journal.records_after(0):

@@ -21,16 +21,19 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from twinstudio.auth import Grant
 from twinstudio.rooms import roles
-from twinstudio.rooms.jobs import TRANSITIONS, JobBoard, JobRejected, RenderJob, plan_jobs
+from twinstudio.rooms.desk import RenderDesk
+from twinstudio.rooms.history import History
+from twinstudio.rooms.jobs import JobBoard, RenderJob
 from twinstudio.rooms.journal import Journal
 from twinstudio.rooms.notes import NoteBoard, NoteRejected, ReviewNote
 from twinstudio.rooms.review import ReviewRejected, ReviewSettings, check_frame
 from twinstudio.rooms.takes import MAX_TAKES, Take, diff_layers
+from twinstudio.rooms.types import Lock, Member, Send, error, with_id
 from twinstudio.stage.composition import RoomStage
 from twinstudio.stage.editor import StageEditor
 from twinstudio.stage.library import AssetLibrary, LibraryFile
@@ -52,68 +55,9 @@ PALETTE = (
     "#f032e6", "#bcf60c", "#008080", "#e6beff", "#9a6324", "#800000",
 )  # fmt: skip
 STRUCTURAL = ("create", "delete", "rename", "reparent", "restore")
-MAX_UNDO = 200
 MAX_SELECTION = 256
 RECENT_EVENTS = 10_000
 SEEN_OP_IDS = 1024
-
-
-@dataclass(frozen=True)
-class Member:
-    """One connection in the room, as everybody else sees it."""
-
-    conn: str
-    user: str
-    name: str
-    role: str
-    colour: str
-    selection: tuple[str, ...] = ()
-    dragging: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["selection"] = list(self.selection)
-        return d
-
-
-@dataclass(frozen=True)
-class Send:
-    """Deliver ``message`` to the connections in ``to`` (all members when ``to`` is None).
-
-    ``key``: a newer message with the same key may replace this one while it is
-    still queued for a slow receiver. ``close``: close the connection after sending.
-    """
-
-    message: dict[str, Any]
-    to: tuple[str, ...] | None = None
-    key: str | None = None
-    close: bool = False
-
-
-@dataclass(frozen=True)
-class Lock:
-    path: str
-    user: str
-    name: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Step:
-    """One undoable step of a member: what reverts it, and the drag it may merge with."""
-
-    label: str
-    revert: EditOp
-    merge: str | None = None
-    key: str | None = None
-
-
-@dataclass
-class History:
-    undo: list[Step] = field(default_factory=list)
-    redo: list[Step] = field(default_factory=list)
 
 
 class Room:
@@ -146,6 +90,7 @@ class Room:
         self._manifest: list[LibraryFile] | None = None
         self.review = ReviewSettings()
         self.jobs = JobBoard()
+        self.desk = RenderDesk(self)
         self.last_frame: dict[str, Any] | None = None
 
     # -- membership --------------------------------------------------------------------
@@ -155,7 +100,7 @@ class Room:
         to = (conn,)
         if hello.get("protocol") != PROTOCOL_VERSION:
             return [
-                _error(
+                error(
                     to,
                     "protocol_unsupported",
                     f"this server speaks protocol {PROTOCOL_VERSION}; update the client",
@@ -164,9 +109,7 @@ class Room:
             ]
         if len(self.members) >= self.max_members:
             return [
-                _error(
-                    to, "room_full", f"room {self.name} is full ({self.max_members})", close=True
-                )
+                error(to, "room_full", f"room {self.name} is full ({self.max_members})", close=True)
             ]
         name = hello.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -196,7 +139,7 @@ class Room:
         if self.last_frame is not None and member.role != "render":
             out.append(Send(self.last_frame, to, key="frame"))
         out.append(self._presence())
-        return out + self._schedule()
+        return out + self.desk.schedule()
 
     def leave(self, conn: str) -> list[Send]:
         """Forget ``conn``; its user's locks go when their last connection does."""
@@ -210,9 +153,7 @@ class Room:
                 del self.locks[path]
             if released:
                 out.append(self._locks())
-        for job in self.jobs.running_on(conn):  # its node vanished: queue it again
-            out.append(self._job_update(self.jobs.transition(job.id, "lost")))
-        return out + self._schedule()
+        return out + self.desk.node_left(conn)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a new client needs, consistent at ``seq``."""
@@ -245,11 +186,11 @@ class Room:
         """Handle one decoded message from a joined connection."""
         member = self.members.get(conn)
         if member is None:
-            return [_error((conn,), "not_joined", "send 'hello' first", close=True)]
+            return [error((conn,), "not_joined", "send 'hello' first", close=True)]
         kind = msg.get("type")
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            return [_error((conn,), "unknown_message", f"unknown message type {kind!r}", msg)]
+            return [error((conn,), "unknown_message", f"unknown message type {kind!r}", msg)]
         return handler(self, member, msg)
 
     def receive_as(self, grant: Grant, msg: dict[str, Any]) -> list[Send]:
@@ -261,16 +202,14 @@ class Room:
         kind = msg.get("type")
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None or kind == "presence":
-            return [
-                _error((member.conn,), "unknown_message", f"unknown message type {kind!r}", msg)
-            ]
+            return [error((member.conn,), "unknown_message", f"unknown message type {kind!r}", msg)]
         return handler(self, member, msg)
 
     def _need(self, member: Member, action: str, msg: dict[str, Any]) -> list[Send] | None:
         if roles.allowed(member.role, action):
             return None
         return [
-            _error(
+            error(
                 (member.conn,),
                 "forbidden",
                 f"a {member.role} can't {roles.WHAT.get(action, action)} in this room",
@@ -283,9 +222,7 @@ class Room:
             return denied
         client_id = msg.get("id")
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 128:
-            return [
-                _error((member.conn,), "malformed_op", "an op message needs a string 'id'", msg)
-            ]
+            return [error((member.conn,), "malformed_op", "an op message needs a string 'id'", msg)]
         seen = self._seen_ops.get(member.user, OrderedDict()).get(client_id)
         if seen is not None:  # a resend after a reconnect: it is already durable
             return [Send({"type": "ack", "id": client_id, "seq": seen}, (member.conn,))]
@@ -293,7 +230,7 @@ class Room:
             op = op_from_wire(msg.get("op"))
             self._check_locks(member, op)
         except OpRejected as exc:
-            return [_error((member.conn,), exc.code, exc.message, msg, index=exc.index)]
+            return [error((member.conn,), exc.code, exc.message, msg, index=exc.index)]
         merge = msg.get("merge") if isinstance(msg.get("merge"), str) else None
         label = op.label if isinstance(op, Batch) else _label(op)
         return self._commit_op(member, op, client_id, "do", label, merge=merge, trusted=False)
@@ -306,14 +243,12 @@ class Room:
         stack = history.redo if redo else history.undo
         if not stack:
             what = "redo" if redo else "undo"
-            return [
-                _error((member.conn,), f"nothing_to_{what}", f"you have nothing to {what}", msg)
-            ]
+            return [error((member.conn,), f"nothing_to_{what}", f"you have nothing to {what}", msg)]
         step = stack[-1]
         try:
             self._check_locks(member, step.revert)
         except OpRejected as exc:
-            return [_error((member.conn,), exc.code, exc.message, msg)]
+            return [error((member.conn,), exc.code, exc.message, msg)]
         client_id = msg.get("id") if isinstance(msg.get("id"), str) else None
         return self._commit_op(
             member, step.revert, client_id, "redo" if redo else "undo", step.label, trusted=True
@@ -338,11 +273,9 @@ class Room:
                 stack = self.histories[member.user]
                 (stack.redo if step == "redo" else stack.undo).pop()
                 return [
-                    _error(
-                        to, exc.code, f"can't {step} '{label}': {exc.message}", {"id": client_id}
-                    )
+                    error(to, exc.code, f"can't {step} '{label}': {exc.message}", {"id": client_id})
                 ]
-            return [_error(to, exc.code, exc.message, {"id": client_id}, index=exc.index)]
+            return [error(to, exc.code, exc.message, {"id": client_id}, index=exc.index)]
         record = {
             "type": "op",
             "seq": self.seq + 1,
@@ -359,7 +292,7 @@ class Room:
         except Exception as exc:  # nothing may be acknowledged that is not durable
             self.editor.apply(inverse, trusted=True)
             return [
-                _error(
+                error(
                     to,
                     "journal_failed",
                     f"the edit was not saved ({exc}); try again",
@@ -380,20 +313,7 @@ class Room:
     def _record_step(
         self, user: str, step: str, label: str, inverse: EditOp, merge: str | None, key: str | None
     ) -> None:
-        history = self.histories.setdefault(user, History())
-        if step == "do":
-            history.redo.clear()
-            top = history.undo[-1] if history.undo else None
-            if top is not None and merge is not None and top.merge == merge and top.key == key:
-                return  # same drag, same property: the first inverse already restores the start
-            history.undo.append(Step(label, inverse, merge, key))
-            del history.undo[:-MAX_UNDO]
-        elif step == "undo":
-            history.undo.pop()
-            history.redo.append(Step(label, inverse))
-        else:
-            history.redo.pop()
-            history.undo.append(Step(label, inverse))
+        self.histories.setdefault(user, History()).record(step, label, inverse, merge, key)
 
     def _remember_op(self, user: str, client_id: str) -> None:
         seen = self._seen_ops.setdefault(user, OrderedDict())
@@ -432,7 +352,7 @@ class Room:
             or not (dragging is None or (isinstance(dragging, str) and len(dragging) <= 1024))
         ):
             return [
-                _error(
+                error(
                     (member.conn,), "malformed_presence", "selection is a list of prim paths", msg
                 )
             ]
@@ -451,10 +371,10 @@ class Room:
             return denied
         path = msg.get("path")
         if not isinstance(path, str) or not path.startswith("/") or len(path) > 1024:
-            return [_error((member.conn,), "bad_path", "lock needs a prim 'path'", msg)]
+            return [error((member.conn,), "bad_path", "lock needs a prim 'path'", msg)]
         if msg["type"] == "lock":
             if not self.room_stage.stage.GetPrimAtPath(path):
-                return [_error((member.conn,), "prim_not_found", f"no prim at {path}", msg)]
+                return [error((member.conn,), "prim_not_found", f"no prim at {path}", msg)]
             for lock in self.locks.values():
                 overlaps = (
                     path == lock.path
@@ -463,7 +383,7 @@ class Room:
                 )
                 if overlaps and lock.user != member.user:
                     return [
-                        _error(
+                        error(
                             (member.conn,),
                             "locked",
                             f"{lock.path} is already locked by {lock.name}",
@@ -474,7 +394,7 @@ class Room:
         else:
             held = self.locks.get(path)
             if held is None:
-                return [_error((member.conn,), "not_locked", f"{path} is not locked", msg)]
+                return [error((member.conn,), "not_locked", f"{path} is not locked", msg)]
             if held.user != member.user and (denied := self._need(member, "break_lock", msg)):
                 return denied
             del self.locks[path]
@@ -495,7 +415,7 @@ class Room:
             self.journal.append(record)
         except Exception as exc:
             message = f"it was not saved ({exc}); try again"
-            return [_error((member.conn,), "journal_failed", message, msg)]
+            return [error((member.conn,), "journal_failed", message, msg)]
         self.seq = record["seq"]
         self._recent.append(broadcast)
         apply()
@@ -514,7 +434,7 @@ class Room:
                 now=self.clock(),
             )
         except NoteRejected as exc:
-            return [_error((member.conn,), exc.code, exc.message, msg)]
+            return [error((member.conn,), exc.code, exc.message, msg)]
         record = {
             "type": "note",
             "seq": self.seq + 1,
@@ -535,7 +455,7 @@ class Room:
         if action == "list":
             return [
                 Send(
-                    _with_id(
+                    with_id(
                         {"type": "takes", "takes": [t.summary() for t in self.takes.values()]}, msg
                     ),
                     to,
@@ -544,14 +464,14 @@ class Room:
         if action == "diff":
             return self._take_diff(member, msg)
         if not isinstance(name, str) or not name.strip() or len(name) > 128:
-            return [_error(to, "malformed_take", "a take needs a 'name'", msg)]
+            return [error(to, "malformed_take", "a take needs a 'name'", msg)]
         if action == "save":
             if denied := self._need(member, "take_save", msg):
                 return denied
             if name in self.takes:
-                return [_error(to, "take_exists", f"take {name!r} exists: pick another name", msg)]
+                return [error(to, "take_exists", f"take {name!r} exists: pick another name", msg)]
             if len(self.takes) >= MAX_TAKES:
-                return [_error(to, "too_many_takes", "delete old takes first", msg)]
+                return [error(to, "too_many_takes", "delete old takes first", msg)]
             take = Take(
                 name, self.seq, member.user, self.clock(), self.room_stage.edit_layer_text()
             )
@@ -575,7 +495,7 @@ class Room:
             return denied
         existing = self.takes.get(name)
         if existing is None and needs:
-            return [_error(to, "take_not_found", f"no take {name!r} in this room", msg)]
+            return [error(to, "take_not_found", f"no take {name!r} in this room", msg)]
         if action == "delete" and existing is not None:
             record = {
                 "type": "take",
@@ -589,11 +509,11 @@ class Room:
             try:
                 self._check_locks(member, op)
             except OpRejected as exc:
-                return [_error(to, exc.code, exc.message, msg)]
+                return [error(to, exc.code, exc.message, msg)]
             cid = msg.get("id") if isinstance(msg.get("id"), str) else None
             return self._commit_op(member, op, cid, "do", op.label, trusted=True)
         return [
-            _error(
+            error(
                 to,
                 "malformed_take",
                 "take 'action' must be save, restore, delete, list or diff",
@@ -611,7 +531,7 @@ class Room:
                 layers.append(self.takes[name].layer)
             else:
                 return [
-                    _error((member.conn,), "take_not_found", f"no take {name!r} in this room", msg)
+                    error((member.conn,), "take_not_found", f"no take {name!r} in this room", msg)
                 ]
         reply = {
             "type": "take_diff",
@@ -630,12 +550,12 @@ class Room:
             return denied
         changes = msg.get("review")
         if not isinstance(changes, dict) or not changes:
-            return [_error((member.conn,), "malformed_settings", "send {'review': {...}}", msg)]
+            return [error((member.conn,), "malformed_settings", "send {'review': {...}}", msg)]
         try:
             settings = self.review.updated(changes)
         except (ReviewRejected, TypeError) as exc:
             code = getattr(exc, "code", "malformed_settings")
-            return [_error((member.conn,), code, getattr(exc, "message", str(exc)), msg)]
+            return [error((member.conn,), code, getattr(exc, "message", str(exc)), msg)]
         record = {"type": "settings", "seq": self.seq + 1, "review": settings.to_wire()}
         return self._commit_event(
             member, msg, record, record, lambda: setattr(self, "review", settings)
@@ -648,137 +568,15 @@ class Room:
         try:
             frame = check_frame(msg, self.seq, last)
         except ReviewRejected as exc:
-            return [_error((member.conn,), exc.code, exc.message, msg)]
+            return [error((member.conn,), exc.code, exc.message, msg)]
         frame["node"] = member.name
         self.last_frame = frame
         viewers = tuple(c for c, m in self.members.items() if m.role != "render")
         return [Send(frame, viewers, key="frame")]
 
-    # -- final renders ---------------------------------------------------------------
-
-    def _on_job(self, member: Member, msg: dict[str, Any]) -> list[Send]:
-        action = msg.get("action")
-        to = (member.conn,)
-        try:
-            if action == "submit":
-                if denied := self._need(member, "edit", msg):
-                    return denied
-                return self._submit_jobs(member, msg)
-            job_id = msg.get("job_id")
-            if not isinstance(job_id, str):
-                return [_error(to, "malformed_job", "name the job with 'job_id'", msg)]
-            if action == "cancel":
-                if denied := self._need(member, "edit", msg):
-                    return denied
-                return [*self._journal_job("cancel", job_id, member, msg), *self._schedule()]
-            if denied := self._need(member, "render", msg):
-                return denied
-            job = self.jobs.jobs.get(job_id)
-            if job is None or job.node != member.conn:
-                return [_error(to, "job_not_yours", f"job {job_id} is not assigned to you", msg)]
-            if action == "progress":
-                updated = self.jobs.transition(job_id, "progress", progress=msg.get("progress"))
-                return [Send(self._job_message(updated), None, key=f"job:{job_id}")]
-            if action == "fail":
-                reason = str(msg.get("error", "the render failed"))[:1000]
-                return [
-                    *self._journal_job("fail", job_id, member, msg, error=reason),
-                    *self._schedule(),
-                ]
-        except JobRejected as exc:
-            return [_error(to, exc.code, exc.message, msg)]
-        return [
-            _error(
-                to, "malformed_job", "job 'action' must be submit, cancel, progress or fail", msg
-            )
-        ]
-
-    def _check_job_event(self, event: str, job_id: str) -> None:
-        """Raise JobRejected unless ``event`` may happen to ``job_id`` now (jobs.TRANSITIONS)."""
-        job = self.jobs.jobs.get(job_id)
-        if job is None:
-            raise JobRejected("job_not_found", f"no job {job_id!r} in this room")
-        if job.state not in TRANSITIONS[event][0]:
-            raise JobRejected("job_state", f"job {job_id} is {job.state}: it can't {event}")
-
-    def _submit_jobs(self, member: Member, msg: dict[str, Any]) -> list[Send]:
-        camera = self.review.camera or self.room_stage.review_camera() or "/Studio/Cameras/Hero"
-        jobs = plan_jobs(
-            msg,
-            seq=self.seq,
-            layer=self.room_stage.edit_layer_text(),
-            default_camera=camera,
-            author=member.user,
-            now=self.clock(),
-        )
-        for job in jobs:
-            if not self.room_stage.stage.GetPrimAtPath(job.camera):
-                raise JobRejected("prim_not_found", f"no camera at {job.camera}")
-        record = {
-            "type": "job",
-            "seq": self.seq + 1,
-            "action": "submit",
-            "jobs": [j.to_record() for j in jobs],
-        }
-        broadcast = {**record, "jobs": [j.summary() for j in jobs]}
-
-        def add() -> None:
-            for job in jobs:
-                self.jobs.add(job)
-
-        return [*self._commit_event(member, msg, record, broadcast, add), *self._schedule()]
-
-    def _journal_job(
-        self, event: str, job_id: str, member: Member, msg: dict[str, Any], **changes: Any
-    ) -> list[Send]:
-        self._check_job_event(event, job_id)  # before journaling: the record must replay
-        record = {"type": "job", "seq": self.seq + 1, "action": event, "job_id": job_id, **changes}
-        out: list[RenderJob] = []
-
-        def apply() -> None:
-            out.append(self.jobs.transition(job_id, event, **changes))
-
-        sends = self._commit_event(member, msg, record, record, apply)
-        return [*sends, *(self._job_update(j) for j in out)]
-
-    def complete_job(self, grant: Grant, job_id: str, result: str) -> list[Send]:
-        """A node uploaded ``job_id``'s image, stored as ``result``: journal it, then schedule."""
-        member = Member(f"rest:{grant.user}", grant.user, grant.name, grant.role, "#888888")
-        job = self.jobs.jobs.get(job_id)
-        node = self.members.get(job.node) if job and job.node else None
-        if job is None or node is None or node.user != grant.user or job.state != "running":
-            raise JobRejected("job_not_yours", f"job {job_id} is not running on your node")
-        msg = {"type": "job"}
-        return [
-            *self._journal_job("complete", job_id, member, msg, result=result),
-            *self._schedule(),
-        ]
-
-    def _job_message(self, job: RenderJob) -> dict[str, Any]:
-        return {"type": "job_update", "job": job.summary()}
-
-    def _job_update(self, job: RenderJob) -> Send:
-        return Send(self._job_message(job), None)
-
-    def _schedule(self) -> list[Send]:
-        """Give each idle render node the oldest queued job."""
-        out: list[Send] = []
-        while True:
-            busy = {j.node for j in self.jobs.jobs.values() if j.state == "running"}
-            idle = [c for c, m in self.members.items() if m.role == "render" and c not in busy]
-            pick = self.jobs.next_for(idle)
-            if pick is None:
-                return out
-            job, node = pick
-            job = self.jobs.transition(job.id, "assign", node=node)
-            out.append(Send({"type": "job_assign", "job": job.to_record()}, (node,)))
-            out.append(self._job_update(job))
-
     def _on_ping(self, member: Member, msg: dict[str, Any]) -> list[Send]:
         return [
-            Send(
-                _with_id({"type": "pong", "t": msg.get("t"), "seq": self.seq}, msg), (member.conn,)
-            )
+            Send(with_id({"type": "pong", "t": msg.get("t"), "seq": self.seq}, msg), (member.conn,))
         ]
 
     _handlers: dict[str, Callable[[Room, Member, dict[str, Any]], list[Send]]] = {
@@ -793,7 +591,7 @@ class Room:
         "ping": _on_ping,
         "settings": _on_settings,
         "frame": _on_frame,
-        "job": _on_job,
+        "job": lambda room, member, msg: room.desk.on_job(member, msg),
     }
 
     # -- recovery ----------------------------------------------------------------------
@@ -821,7 +619,7 @@ class Room:
         elif kind == "settings":
             self.review = ReviewSettings(**record["review"])
         elif kind == "job":
-            self._replay_job(record)
+            self.desk.replay(record)
         elif kind == "take":
             t = record["take"]
             if record["action"] == "save":
@@ -833,24 +631,6 @@ class Room:
             record = {**record, "take": {k: v for k, v in t.items() if k != "layer"}}
         self.seq = record["seq"]
         self._recent.append(record)
-
-    def _replay_job(self, record: dict[str, Any]) -> None:
-        """Jobs after a restart: assignments were not journaled, so running jobs are queued."""
-        action = record["action"]
-        if action == "submit":
-            for j in record["jobs"]:
-                self.jobs.add(RenderJob(**j))
-            return
-        job = self.jobs.jobs[record["job_id"]]
-        if action == "complete":
-            self.jobs.jobs[job.id] = replace(
-                job, state="done", progress=1.0, result=record["result"]
-            )
-        elif action == "cancel":
-            self.jobs.jobs[job.id] = replace(job, state="cancelled")
-        elif action == "fail":
-            self.jobs.jobs[job.id] = replace(job, state="running")
-            self.jobs.transition(job.id, "fail", error=record.get("error"))
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The non-USD state a checkpoint stores beside the edit layer."""
@@ -884,27 +664,3 @@ def _label(op: EditOp) -> str:
     attr = getattr(op, "attr", None)
     path = getattr(op, "path", "")
     return f"{op.kind} {path.rsplit('/', 1)[-1]}" + (f".{attr}" if attr else "")
-
-
-def _with_id(reply: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
-    """Echo the request's id so the sender can match the reply."""
-    if isinstance(msg.get("id"), str):
-        reply["id"] = msg["id"]
-    return reply
-
-
-def _error(
-    to: tuple[str, ...],
-    code: str,
-    message: str,
-    msg: dict[str, Any] | None = None,
-    *,
-    index: int | None = None,
-    close: bool = False,
-) -> Send:
-    err: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if msg is not None and isinstance(msg.get("id"), str):
-        err["id"] = msg["id"]
-    if index is not None:
-        err["index"] = index
-    return Send(err, to, close=close)

@@ -33,8 +33,9 @@ from twinstudio import __version__
 from twinstudio.auth import AuthError, Grant, TokenAuthority
 from twinstudio.rooms.jobs import JobRejected
 from twinstudio.rooms.journal import FsyncPolicy, Journal
-from twinstudio.rooms.room import Room, Send
+from twinstudio.rooms.room import Room
 from twinstudio.rooms.studio import Studio
+from twinstudio.rooms.types import Send
 from twinstudio.transport.outbound import OutboundQueue
 from twinstudio.transport.renders import (
     MAX_RENDER_BYTES,
@@ -524,7 +525,7 @@ class StudioServer:
         directory = self._renders_dir(room)
         try:
             name = await asyncio.to_thread(store_render, directory, job_id, data)
-            sends = room.complete_job(grant, job_id, name)
+            sends = room.desk.complete_job(grant, job_id, name)
         except (RenderRejected, JobRejected) as exc:
             return web.json_response({"code": exc.code, "message": exc.message}, status=400)
         await self._durable(room)
