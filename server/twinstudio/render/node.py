@@ -8,7 +8,7 @@ with the server. Its loop:
 2. respect the room's frame-rate cap;
 3. sync the pyrender scene from the replica (only what the edits touched);
 4. render on the GL thread: at ``preview_scale`` while edits are streaming in,
-   at full size once the stage has been still for ``settle_s``;
+   at full size once the stage has been still for ``settle_s`` (longer during a slow drag);
 5. encode a JPEG and publish the frame with the seq of the last edit it includes.
 
 Final renders (jobs the server assigns) come first: the job's own edit layer (the
@@ -83,6 +83,7 @@ class RenderNode:
         self._scene: Any = None
         self._wake = asyncio.Event()
         self._last_edit = 0.0
+        self._edit_gap = 0.0  # moving average of the gap between streamed edits (s)
         self._rebuild = True
         self._last_published: tuple[int, str, int, int] | None = None
         self._last_was_preview = False
@@ -170,7 +171,11 @@ class RenderNode:
         elif kind == "job_assign":
             self._jobs.append(msg["job"])
         elif kind == "op":
-            self._last_edit = time.monotonic()
+            now = time.monotonic()
+            gap = now - self._last_edit
+            if gap < 1.0:  # edits in a stream (a drag): learn its rhythm
+                self._edit_gap = 0.7 * self._edit_gap + 0.3 * gap
+            self._last_edit = now
         elif kind != "settings":
             return
         self._wake.set()
@@ -182,7 +187,7 @@ class RenderNode:
                 return
             timeout = None
             if self._preview_pending():
-                timeout = max(0.0, self._last_edit + self.settle_s - time.monotonic())
+                timeout = max(0.0, self._last_edit + self._settle() - time.monotonic())
             waiter = asyncio.create_task(self._wake.wait())
             await asyncio.wait(
                 {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -203,8 +208,13 @@ class RenderNode:
             float(review.get("fps", 15.0)),
         )
 
+    def _settle(self) -> float:
+        """How long the stage must stay still before a full-size frame: longer than the
+        recent gap between edits, so a slow drag doesn't start a full render mid-stream."""
+        return max(self.settle_s, 1.5 * self._edit_gap)
+
     def _streaming(self) -> bool:
-        return time.monotonic() - self._last_edit < self.settle_s
+        return time.monotonic() - self._last_edit < self._settle()
 
     def _preview_pending(self) -> bool:
         return self.stats.previews > 0 and self._last_was_preview
