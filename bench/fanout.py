@@ -31,9 +31,6 @@ import functools
 import itertools
 import json
 import os
-import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,21 +40,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import msgpack
 import numpy as np
 from aiohttp import WSMsgType, web
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+import harness
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
 RESULTS_FILE = RESULTS_DIR / "fanout-latest.json"
 PROFILE_FILE = RESULTS_DIR / "studio-profile.txt"
-HOST = "127.0.0.1"
+HOST = harness.HOST
 ROOM = "default"
 TARGET_P99_RATIO = 2.0
-STARTUP_TIMEOUT_S = 60.0
+STARTUP_TIMEOUT_S = harness.STARTUP_TIMEOUT_S
 DRAIN_TIMEOUT_S = 5.0
 DRAIN_IDLE_S = 1.0
 MAX_WRITERS = 9
@@ -82,13 +80,6 @@ def pack(message: dict[str, Any]) -> bytes:
 
 def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def op_value(lo: float, hi: float, k: int) -> float:
@@ -260,7 +251,7 @@ def start_studio(
     data.mkdir(parents=True, exist_ok=True)
     authority = TokenAuthority.from_data_dir(data)
     tokens = [authority.issue(ROOM, "editor", name=f"bench{i}") for i in range(n_tokens)]
-    port = free_port()
+    port = harness.free_port()
     serve = ["serve", "--host", HOST, "--port", str(port), "--data", str(data)]
     serve += ["--fsync", fsync]
     if profile_out is None:
@@ -272,7 +263,7 @@ def start_studio(
 
 
 def start_bare(logs: Path) -> Server:
-    port = free_port()
+    port = harness.free_port()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
     return _spawn("bare", cmd, port, logs, [])
 
@@ -286,38 +277,13 @@ def _spawn(kind: str, cmd: list[str], port: int, logs: Path, tokens: list[str]) 
     return Server(kind, port, proc, log_path, tokens)
 
 
-def stop(server: Server) -> None:
-    proc = server.proc
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)  # both servers shut down cleanly on SIGINT
-    try:
-        proc.wait(timeout=10)
-        return
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 async def wait_healthy(server: Server, timeout: float = STARTUP_TIMEOUT_S) -> float:
     """Poll ``GET /healthz`` until 200; return the seconds it took."""
-    start = time.perf_counter()
-    url = f"http://{HOST}:{server.port}/healthz"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while time.perf_counter() - start < timeout:
-            if server.proc.poll() is not None:
-                tail = server.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{server.kind} server exited early:\n{tail}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(url) as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - start
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{server.kind} server not healthy after {timeout:.0f}s")
+    return await harness.wait_healthy(server.proc, server.port, server.log_path, timeout)
+
+
+def stop(server: Server) -> None:
+    harness.stop_process(server.proc)
 
 
 # -- clients ------------------------------------------------------------------------------
@@ -734,25 +700,6 @@ def bench_room(tmp: Path, n: int, budget_s: float) -> dict[str, Any]:
 # -- report -------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
-
-
 def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     """Median over rounds of each server's figures, and of the per-round ratios."""
 
@@ -785,7 +732,8 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     ratios = {
         key: float(
             statistics.median(
-                ratio(r["studio"]["latency_ms"][key], r["bare"]["latency_ms"][key]) for r in rounds
+                harness.ratio(r["studio"]["latency_ms"][key], r["bare"]["latency_ms"][key])
+                for r in rounds
             )
         )
         for key in ("p50", "p99", "max")
@@ -793,7 +741,8 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     summary["ratio"] = ratios
     summary["ratio"]["join"] = float(
         statistics.median(
-            ratio(r["studio"]["join"]["median_ms"], r["bare"]["join"]["median_ms"]) for r in rounds
+            harness.ratio(r["studio"]["join"]["median_ms"], r["bare"]["join"]["median_ms"])
+            for r in rounds
         )
     )
     summary["target"] = {
@@ -823,7 +772,7 @@ def table(report: dict[str, Any]) -> str:
         show_ratio: bool = True,
         paired: float | None = None,
     ) -> None:
-        r = f"{paired if paired is not None else ratio(x, y):.2f}x" if show_ratio else ""
+        r = f"{paired if paired is not None else harness.ratio(x, y):.2f}x" if show_ratio else ""
         lines.append(f"{label:28}{fmt.format(x):>12}{fmt.format(y):>12}{r:>13}")
 
     row("fan-out p50 (ms)", st["p50_ms"], ba["p50_ms"], paired=ra["p50"])
@@ -942,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "benchmark": "fanout",
         "date": started.isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": harness.machine(),
         "args": {
             k: getattr(args, k)
             for k in (

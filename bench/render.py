@@ -34,9 +34,6 @@ import datetime as dt
 import io
 import json
 import os
-import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,16 +45,18 @@ from typing import Any
 
 import numpy as np
 
+import harness
+
 REPO = Path(__file__).resolve().parents[1]
 STAGES = REPO / "stages"
 SHOT = "default_shot.usda"
 RESULTS_FILE = REPO / "bench" / "results" / "render-latest.json"
-HOST = "127.0.0.1"
+HOST = harness.HOST
 ROOM = "default"
 HERO = "/Studio/Cameras/Hero"
 KEY = "/Studio/Lights/Key"
 TWIN = "/Studio/Twin"
-STARTUP_TIMEOUT_S = 60.0
+STARTUP_TIMEOUT_S = harness.STARTUP_TIMEOUT_S
 FIRST_FRAME_TIMEOUT_S = 120.0
 DRAIN_TIMEOUT_S = 30.0
 SCALE_SIZE = (1920, 1080)
@@ -90,17 +89,6 @@ def ms_stats(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def preview_size(width: int, height: int, scale: float) -> tuple[int, int]:
     """The size the render node renders at while edits stream in (as ``RenderNode`` does)."""
     return max(16, int(width * scale)), max(16, int(height * scale))
@@ -110,21 +98,6 @@ def default_preview_scale() -> float:
     from twinstudio.rooms.review import ReviewSettings
 
     return ReviewSettings().preview_scale
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
 
 
 def proc_cpu(pid: int) -> float:
@@ -273,45 +246,9 @@ def spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGINT (both commands shut down cleanly on it), then SIGTERM, then SIGKILL."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=10)
-        return
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-def log_tail(path: Path) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text(errors="replace")[-2000:]
-    return ""
-
-
 async def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> float:
     """Poll ``GET /healthz`` until 200; return the seconds it took."""
-    import aiohttp
-
-    start = time.perf_counter()
-    url = f"http://{HOST}:{port}/healthz"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.perf_counter() - start < STARTUP_TIMEOUT_S:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the studio exited early:\n{log_tail(log_path)}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - start
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"the studio was not healthy after {STARTUP_TIMEOUT_S:.0f} s")
+    return await harness.wait_healthy(proc, port, log_path)
 
 
 @dataclass
@@ -464,7 +401,7 @@ def bench_stream(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         role: authority.issue(ROOM, role, name=f"bench {role}")
         for role in ("owner", "reviewer", "render")
     }
-    port = free_port()
+    port = harness.free_port()
     url = f"http://{HOST}:{port}"
     server_log, node_log = tmp / "studio.log", tmp / "render-node.log"
     server = node = None
@@ -484,14 +421,14 @@ def bench_stream(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         try:
             result = asyncio.run(stream_workload(url, tokens, pids, args))
         except Exception as exc:
-            tails = f"\n--- studio log ---\n{log_tail(server_log)}"
-            tails += f"\n--- render node log ---\n{log_tail(node_log)}"
+            tails = f"\n--- studio log ---\n{harness.log_tail(server_log)}"
+            tails += f"\n--- render node log ---\n{harness.log_tail(node_log)}"
             raise RuntimeError(f"streamed run failed: {exc!r}{tails}") from exc
         result["studio_healthy_s"] = healthy_s
         return result
     finally:
-        stop(node)
-        stop(server)
+        harness.stop_process(node)
+        harness.stop_process(server)
 
 
 # -- 3. per-edit scene update cost (in-process) -------------------------------------------
@@ -561,7 +498,7 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
     out["edits"] = per_edit
     build = out["full_build_ms"]["p50"]
     for v in per_edit.values():
-        v["build_over_sync"] = ratio(build, v["sync_ms"]["p50"])
+        v["build_over_sync"] = harness.ratio(build, v["sync_ms"]["p50"])
     return out
 
 
@@ -662,9 +599,9 @@ def table(report: dict[str, Any]) -> str:
         f"{raw['studio']['render_ms']['p50']:.0f})",
         f"  CPU (% of one core)               server {cpu['server']:.0f}, render node "
         f"{cpu['render_node']:.0f}, bench {cpu['bench']:.0f}, other processes {cpu['other']:.0f}",
-        f"  streamed fps / raw studio fps     {ratio(st['fps'], studio_fps):>8.2f}x   "
-        f"(refined only: {ratio(st['refined_fps'], studio_fps):.2f}x)",
-        f"  streamed fps / raw preview fps    {ratio(st['fps'], preview_fps):>8.2f}x   "
+        f"  streamed fps / raw studio fps     {harness.ratio(st['fps'], studio_fps):>8.2f}x   "
+        f"(refined only: {harness.ratio(st['refined_fps'], studio_fps):.2f}x)",
+        f"  streamed fps / raw preview fps    {harness.ratio(st['fps'], preview_fps):>8.2f}x   "
         f"({st['preview_frames']} of {st['frames']} frames streamed at {pw}x{ph})",
         f"  stream efficiency                 {st['efficiency']:>8.2f}    "
         "(raw time of the frames streamed, by size / wall time)",
@@ -739,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "benchmark": "render",
         "date": started.isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": harness.machine(),
         "args": {
             k: getattr(args, k)
             for k in (
@@ -766,11 +703,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         busy_ms = sum(n * raw_ms.get(size, np.nan) for size, n in stream["frames_by_size"].items())
         stream["efficiency"] = busy_ms / (stream["window_s"] * 1e3)
-        stream["ratio_fps_vs_raw_studio"] = ratio(stream["fps"], raw["studio"]["fps"])
-        stream["ratio_refined_fps_vs_raw_studio"] = ratio(
+        stream["ratio_fps_vs_raw_studio"] = harness.ratio(stream["fps"], raw["studio"]["fps"])
+        stream["ratio_refined_fps_vs_raw_studio"] = harness.ratio(
             stream["refined_fps"], raw["studio"]["fps"]
         )
-        stream["ratio_fps_vs_raw_preview"] = ratio(stream["fps"], raw["studio_preview"]["fps"])
+        stream["ratio_fps_vs_raw_preview"] = harness.ratio(
+            stream["fps"], raw["studio_preview"]["fps"]
+        )
         report["stream"] = stream
         print("3. scene update per edit ...", flush=True)
         report["sync"] = bench_sync(args)

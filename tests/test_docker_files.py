@@ -225,8 +225,7 @@ def test_render_node_cmd() -> None:
 
 def test_render_node_cmd_uses_documented_flags() -> None:
     result = twinstudio_help("render-node")
-    if result.returncode != 0:
-        pytest.skip("`twinstudio render-node` is not implemented yet")
+    assert result.returncode == 0, result.stderr
     used = {word for word in RENDER_CMD[2:] if word.startswith("--")}
     missing = used - cli_flags(result.stdout)
     assert not missing, f"`twinstudio render-node` has no {sorted(missing)}"

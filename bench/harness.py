@@ -1,0 +1,89 @@
+"""What the benchmarks share: loopback ports, subprocess lifecycle, health waits, machine info.
+
+Imported by the bench scripts as ``harness`` (a script's own folder is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGINT (our servers shut down cleanly on it), then SIGTERM, then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+        return
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def log_tail(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text(errors="replace")[-2000:]
+    return ""
+
+
+async def wait_healthy(
+    proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = STARTUP_TIMEOUT_S
+) -> float:
+    """Poll ``GET /healthz`` until 200; return the seconds it took. Fails if ``proc`` exits."""
+    import aiohttp
+
+    start = time.perf_counter()
+    url = f"http://{HOST}:{port}/healthz"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.perf_counter() - start < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args} exited early:\n{log_tail(log_path)}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - start
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{proc.args} was not healthy after {timeout:.0f} s")
