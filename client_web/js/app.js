@@ -1,0 +1,129 @@
+// The browser studio: join from an invite link, then wire the session to the views.
+import { h } from "./dom.js";
+import { CLIENT, SERVER } from "./protocol.js";
+import { StudioSession } from "./session.js";
+import { mountTopbar } from "./views/topbar.js";
+import { mountViewfinder } from "./views/viewfinder.js";
+import { mountInspector } from "./views/inspector.js";
+import { mountOutliner } from "./views/outliner.js";
+import { mountPresence } from "./views/presence.js";
+import { mountComments } from "./views/comments.js";
+
+const NAME_KEY = "twinstudio:name";
+const $ = (id) => document.getElementById(id);
+
+/** Edits this page sent, by seq, so a frame that includes one gives the edit→picture latency. */
+class SentEdits {
+  constructor() {
+    this.sent = []; // [seq, performance.now() when sent]
+  }
+  record(seq, at) {
+    if (typeof at === "number") this.sent.push([seq, at]);
+  }
+  /** The send time of the newest edit `frameSeq` includes, once per edit; else null. */
+  sentAt(frameSeq) {
+    let hit = null;
+    while (this.sent.length && this.sent[0][0] <= frameSeq) hit = this.sent.shift()[1];
+    return hit;
+  }
+}
+
+function notify(text, kind = "info") {
+  const toast = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast" }, text);
+  $("toasts").append(toast);
+  setTimeout(() => toast.remove(), kind === "error" ? 6000 : 3000);
+}
+
+function fail(title, detail) {
+  $("join").replaceChildren(h("div", { class: "join-card" }, h("h1", {}, title), h("p", {}, detail)));
+  $("join").hidden = false;
+}
+
+function askName() {
+  return new Promise((resolve) => {
+    const input = h("input", { type: "text", maxLength: 64, required: true, placeholder: "Your name", "data-testid": "join-name", value: localStorage.getItem(NAME_KEY) || "" });
+    const form = h("form", { class: "join-card", onsubmit: (e) => {
+      e.preventDefault();
+      const name = input.value.trim();
+      if (!name) return input.focus();
+      localStorage.setItem(NAME_KEY, name);
+      $("join").hidden = true;
+      resolve(name);
+    } },
+      h("div", { class: "brand" }, h("span", { class: "brand-mark" }), "Twin Studio"),
+      h("h1", {}, "Join the shoot"),
+      h("p", { class: "muted" }, "Your name is shown to everyone in the room."),
+      input,
+      h("button", { class: "btn primary", type: "submit", "data-testid": "join-submit" }, "Join"),
+    );
+    $("join").replaceChildren(form);
+    $("join").hidden = false;
+    input.focus();
+  });
+}
+
+async function main() {
+  const params = new URLSearchParams(window.location.search);
+  const room = params.get("room");
+  const token = params.get("token");
+  if (!room || !token) {
+    fail("This link is incomplete", "An invite link looks like /?room=ROOM&token=TOKEN. Ask the shoot's owner for one.");
+    return;
+  }
+  document.title = `${room} · Twin Studio`;
+  const name = await askName();
+  const session = new StudioSession({ room, token, name });
+  const state = session.state;
+  const app = {
+    selected: null,
+    edits: new SentEdits(),
+    notify,
+    select(path) {
+      app.selected = path;
+      session.publish({ type: CLIENT.PRESENCE, selection: path ? [path] : [] });
+      state.emit("select", { path });
+    },
+    setDragging(what) {
+      session.publish({ type: CLIENT.PRESENCE, dragging: what });
+    },
+    undo: () => history(CLIENT.UNDO),
+    redo: () => history(CLIENT.REDO),
+  };
+  function history(type) {
+    if (!state.canEdit) return;
+    session.request({ type }).catch((err) => notify(err.message, err.code.startsWith("nothing_to") ? "info" : "error"));
+  }
+
+  mountTopbar($("topbar"), session, app);
+  const viewfinder = mountViewfinder($("viewfinder"), session, app.edits);
+  mountOutliner($("outliner"), session, app);
+  mountPresence($("presence"), session);
+  mountInspector($("inspector"), session, app);
+  mountComments($("comments"), session, app, viewfinder);
+
+  state.subscribe((kind, msg) => {
+    if (kind === "notice") notify(msg.message, "error");
+    if (kind === SERVER.WELCOME) document.body.dataset.role = msg.member.role;
+    if (kind === SERVER.SNAPSHOT && app.selected) session.publish({ type: CLIENT.PRESENCE, selection: [app.selected] });
+  });
+  session.onLink((link) => {
+    document.body.dataset.link = link;
+    if (link === "closed" && session.fatal) notify(session.fatal.message, "error");
+  });
+
+  document.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (key !== "z" && key !== "y") return;
+    const t = e.target;
+    if (t.matches && t.matches("textarea, input[type=text], input[type=number]")) return; // native text undo
+    e.preventDefault();
+    if (key === "y" || e.shiftKey) app.redo();
+    else app.undo();
+  });
+
+  window.studio = { session, state, app }; // for the console and the end-to-end tests
+  session.connect();
+}
+
+main();

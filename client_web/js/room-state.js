@@ -1,0 +1,194 @@
+// What the page knows about the room, built only from decoded server messages.
+//
+// Sans-I/O: `receive(message)` updates the state and tells listeners what changed;
+// it never touches a socket. The page does not read USD: it knows the prims and the
+// attribute values that the session has shown it (ops, notes, locks, selections, the
+// review camera). After a full snapshot, values seen earlier may be outdated, so they
+// are forgotten.
+import { SERVER, OP } from "./protocol.js";
+
+export class RoomState {
+  constructor() {
+    this.member = null; // this connection's member record (from welcome)
+    this.room = null;
+    this.seq = 0; // the last event seq applied
+    this.pictureSeq = 0; // the last event that changes the picture (op or settings)
+    this.members = [];
+    this.locks = [];
+    this.notes = new Map(); // id -> note
+    this.review = null; // review settings
+    this.reviewCamera = null;
+    this.jobs = new Map();
+    this.frame = null; // the newest frame
+    this.prims = new Map(); // path -> { type, attrs: Map(attr -> value) }
+    this.listeners = new Set();
+  }
+
+  /** Call `fn(kind, message)` after every change; returns an unsubscribe function. */
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get role() {
+    return this.member ? this.member.role : null;
+  }
+
+  get canEdit() {
+    return this.role === "owner" || this.role === "editor";
+  }
+
+  get renderNodes() {
+    return this.members.filter((m) => m.role === "render");
+  }
+
+  value(path, attr) {
+    const prim = this.prims.get(path);
+    return prim && prim.attrs.has(attr) ? prim.attrs.get(attr) : undefined;
+  }
+
+  lockOn(path) {
+    return this.locks.find((l) => path === l.path || path.startsWith(l.path.replace(/\/$/, "") + "/"));
+  }
+
+  receive(msg) {
+    const handler = HANDLERS[msg.type];
+    if (!handler) return;
+    handler(this, msg);
+    if (typeof msg.seq === "number" && EVENTS.has(msg.type)) this.seq = Math.max(this.seq, msg.seq);
+    this.emit(msg.type, msg);
+  }
+
+  emit(kind, msg) {
+    for (const fn of this.listeners) fn(kind, msg);
+  }
+
+  know(path, type = null) {
+    if (typeof path !== "string" || !path.startsWith("/") || path === "/") return null;
+    let prim = this.prims.get(path);
+    if (!prim) {
+      prim = { type: null, attrs: new Map() };
+      this.prims.set(path, prim);
+    }
+    if (type) prim.type = type;
+    return prim;
+  }
+
+  forgetSubtree(path) {
+    for (const p of [...this.prims.keys()]) {
+      if (p === path || p.startsWith(path + "/")) this.prims.delete(p);
+    }
+  }
+
+  applyOp(op) {
+    switch (op.op) {
+      case OP.SET:
+        this.know(op.path).attrs.set(op.attr, op.value);
+        break;
+      case OP.CLEAR:
+        // the room's value is gone; the shot's value shows again, which the page can't know
+        this.know(op.path).attrs.delete(op.attr);
+        break;
+      case OP.CREATE:
+        this.know(op.path, op.type);
+        break;
+      case OP.DELETE:
+        this.forgetSubtree(op.path);
+        break;
+      case OP.RENAME:
+      case OP.REPARENT: {
+        const parent = op.op === OP.RENAME ? op.path.slice(0, op.path.lastIndexOf("/")) : op.parent;
+        const name = op.op === OP.RENAME ? op.name : op.path.slice(op.path.lastIndexOf("/") + 1);
+        const target = `${parent === "/" ? "" : parent}/${name}`;
+        for (const [p, prim] of [...this.prims]) {
+          if (p === op.path || p.startsWith(op.path + "/")) {
+            this.prims.delete(p);
+            this.prims.set(target + p.slice(op.path.length), prim);
+          }
+        }
+        break;
+      }
+      case OP.RESTORE:
+        for (const [p, prim] of this.prims) {
+          if (op.path === "/" || p === op.path || p.startsWith(op.path + "/")) prim.attrs.clear();
+        }
+        break;
+      case OP.BATCH:
+        for (const leaf of op.ops) this.applyOp(leaf);
+        break;
+      default:
+        this.know(op.path); // xform, variant, pose: the prim exists; no inspector value here
+    }
+  }
+
+  takeSide(msg) {
+    this.locks = msg.locks;
+    this.notes = new Map(msg.notes.map((n) => [n.id, n]));
+    this.review = msg.review;
+    this.jobs = new Map(msg.jobs.map((j) => [j.id, j]));
+    for (const lock of this.locks) this.know(lock.path);
+    for (const note of msg.notes) this.knowAnchor(note.anchor);
+    this.know(this.review && this.review.camera);
+  }
+
+  knowAnchor(anchor) {
+    this.know(anchor.path);
+    this.know(anchor.camera);
+  }
+}
+
+const EVENTS = new Set([SERVER.OP, SERVER.NOTE, SERVER.TAKE, SERVER.SETTINGS, SERVER.JOB]);
+
+const HANDLERS = {
+  [SERVER.WELCOME](s, m) {
+    s.member = m.member;
+    s.room = m.room;
+  },
+  [SERVER.SNAPSHOT](s, m) {
+    for (const prim of s.prims.values()) prim.attrs.clear(); // may be outdated now
+    s.seq = m.seq;
+    s.reviewCamera = m.review_camera;
+    s.know(m.review_camera, "Camera");
+    s.takeSide(m);
+  },
+  [SERVER.STATE](s, m) {
+    s.seq = Math.max(s.seq, m.seq);
+    s.takeSide(m);
+  },
+  [SERVER.OP](s, m) {
+    if (m.seq <= s.seq) return; // seen already (replayed after a reconnect)
+    s.applyOp(m.op);
+    s.pictureSeq = m.seq;
+  },
+  [SERVER.PRESENCE](s, m) {
+    s.members = m.members;
+    const me = s.member && m.members.find((x) => x.conn === s.member.conn);
+    if (me) s.member = me;
+    for (const member of m.members) for (const path of member.selection) s.know(path);
+  },
+  [SERVER.LOCKS](s, m) {
+    s.locks = m.locks;
+    for (const lock of m.locks) s.know(lock.path);
+  },
+  [SERVER.NOTE](s, m) {
+    s.notes.set(m.note.id, m.note);
+    s.knowAnchor(m.note.anchor);
+  },
+  [SERVER.SETTINGS](s, m) {
+    s.review = m.review;
+    s.pictureSeq = Math.max(s.pictureSeq, m.seq);
+    s.know(m.review.camera);
+  },
+  [SERVER.FRAME](s, m) {
+    s.frame = { ...m, receivedAt: performance.now() };
+  },
+  [SERVER.JOB](s, m) {
+    for (const job of m.jobs || []) s.jobs.set(job.id, job);
+  },
+  [SERVER.JOB_UPDATE](s, m) {
+    s.jobs.set(m.job.id, m.job);
+  },
+  [SERVER.TAKE]() {},
+  [SERVER.ACK]() {},
+  [SERVER.ERROR]() {},
+};

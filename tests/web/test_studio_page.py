@@ -1,0 +1,289 @@
+"""The browser studio in real headless Chromium, against a real server and render node.
+
+Two browser users share the default room: Pia the owner and Cleo the reviewer. A
+Python "pipeline" client sets the review size and makes the first edit; a render node
+subprocess streams the pictures. Screenshots go to artifacts/web/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, VENV_BIN, ServerProcess, free_port
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+KEY = "/Studio/Lights/Key"
+ARTIFACTS = REPO / "artifacts" / "web"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 30_000
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+
+
+@dataclass
+class User:
+    page: Any
+    errors: list[str] = field(default_factory=list)
+
+    def testid(self, name: str) -> Any:
+        return self.page.get_by_test_id(name)
+
+    def select(self, path: str) -> None:
+        self.testid("outliner").locator(f'[data-path="{path}"]').click()
+
+    def frame_seq(self) -> int:
+        return int(self.testid("viewfinder").get_attribute("data-frame-seq") or 0)
+
+
+@dataclass
+class Studio:
+    server: ServerProcess
+    pipeline: Any
+    owner: User
+    reviewer: User
+    browser: Any
+
+
+def _join(browser: Any, url: str, name: str) -> User:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    user = User(page)
+    page.on("console", lambda m: m.type == "error" and user.errors.append(m.text))
+    page.on("pageerror", lambda exc: user.errors.append(str(exc)))
+    page.goto(url)
+    user.testid("join-name").fill(name)
+    user.testid("join-submit").click()
+    expect(user.testid("connection-state")).to_have_text("Live")
+    return user
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    from playwright.sync_api import sync_playwright
+
+    from twinstudio.client import connect
+
+    tmp = tmp_path_factory.mktemp("web")
+    server = ServerProcess(tmp / "data", free_port()).start()
+    node_log = open(tmp / "render-node.log", "ab")  # noqa: SIM115
+    node = subprocess.Popen(
+        [str(VENV_BIN / "twinstudio"), "render-node", "--server", server.url, "--room", "default",
+         "--token", server.token("render"), "--name", "test node"],
+        stdout=node_log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYOPENGL_PLATFORM": os.environ.get("PYOPENGL_PLATFORM", "egl")},
+    )  # fmt: skip
+    pipeline = connect(server.url, room="default", token=server.token("owner"), name="pipeline")
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        pipeline.set_review(width=320, height=180)
+        pipeline.next_frame(timeout=60)  # the node is up and rendering
+        invite = f"{server.url}/?room=default&token="
+        owner = _join(browser, invite + server.token("owner", name="Pia"), "Pia")
+        reviewer = _join(browser, invite + server.token("reviewer", name="Cleo"), "Cleo")
+        pipeline.set_light(KEY, intensity=20.0)  # the first edit: now both pages know the key
+        yield Studio(server, pipeline, owner, reviewer, browser)
+    finally:
+        browser.close()
+        pw.stop()
+        pipeline.close()
+        node.terminate()
+        try:
+            node.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            node.kill()
+            node.wait()
+        node_log.close()
+        server.stop()
+
+
+@pytest.fixture
+def users(studio: Studio) -> Iterator[Studio]:
+    """The studio, failing the test if either page logged a console error meanwhile."""
+    studio.owner.errors.clear()
+    studio.reviewer.errors.clear()
+    yield studio
+    assert studio.owner.errors == [] and studio.reviewer.errors == []
+
+
+def _shoot(user: User, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    user.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_owner_edit_reaches_the_reviewer_and_a_drag_is_one_undo_step(users: Studio) -> None:
+    owner, reviewer = users.owner, users.reviewer
+    owner.select(KEY)
+    reviewer.select(KEY)
+    expect(owner.testid("inspector-intensity")).to_have_value("20")
+    expect(reviewer.testid("inspector-intensity")).to_have_text("20")
+
+    owner.testid("inspector-intensity").fill("42")
+    owner.testid("inspector-intensity").press("Enter")
+    expect(reviewer.testid("inspector-intensity")).to_have_text("42")
+    edit_seq = owner.page.evaluate("window.studio.state.pictureSeq")
+    reviewer.page.wait_for_function(
+        "seq => +document.querySelector('[data-testid=viewfinder]').dataset.frameSeq >= seq",
+        arg=edit_seq,
+    )
+    expect(reviewer.testid("frame-status")).to_have_text("Up to date")
+    assert users.pipeline.get(KEY, "inputs:intensity") == pytest.approx(42.0)
+
+    owner.page.evaluate(
+        """() => {
+            window.dragMerges = [];
+            window.studio.state.subscribe((kind, m) => kind === 'op' && m.merge
+                && window.dragMerges.push(m.merge));
+        }"""
+    )
+    slider = owner.testid("inspector-intensity-slider")  # a real mouse drag: many ops, one step
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    owner.page.mouse.move(box["x"] + box["width"] * 0.21, y)
+    owner.page.mouse.down()
+    for frac in (0.3, 0.4, 0.5, 0.6, 0.7):
+        owner.page.mouse.move(box["x"] + box["width"] * frac, y, steps=3)
+    owner.page.mouse.up()
+    owner.page.wait_for_function("window.studio.session.unacked.size === 0")
+    dragged = owner.page.evaluate(f"window.studio.state.value('{KEY}', 'inputs:intensity')")
+    expect(reviewer.testid("inspector-intensity")).to_have_text(f"{dragged:g}")
+    expect(owner.testid("inspector-intensity")).to_have_value(f"{dragged:g}")
+    assert dragged > 100
+    merges = owner.page.evaluate("window.dragMerges")
+    assert len(merges) >= 2 and len(set(merges)) == 1  # streamed while dragging, one merge id
+    _shoot(owner, "owner-after-drag")
+
+    owner.page.keyboard.press("Control+z")  # the whole drag goes back in one step
+    expect(reviewer.testid("inspector-intensity")).to_have_text("42")
+    expect(owner.testid("inspector-intensity")).to_have_value("42")
+    owner.page.keyboard.press("Control+Shift+z")
+    expect(reviewer.testid("inspector-intensity")).to_have_text(f"{dragged:g}")
+    owner.testid("undo").click()
+    expect(reviewer.testid("inspector-intensity")).to_have_text("42")
+
+
+def test_reviewer_sees_no_editing_controls_and_a_forged_edit_is_refused(users: Studio) -> None:
+    owner, reviewer = users.owner, users.reviewer
+    reviewer.select(KEY)
+    expect(reviewer.testid("inspector-intensity")).to_be_visible()
+    assert reviewer.testid("inspector").locator("input, button, select").count() == 0
+    assert reviewer.testid("undo").count() == 0 and reviewer.testid("redo").count() == 0
+    expect(reviewer.testid("me")).to_contain_text("reviewer")
+
+    code = reviewer.page.evaluate(
+        """() => window.studio.session
+            .edit({op: 'set', path: '/Studio/Lights/Key', attr: 'inputs:intensity', value: 1})
+            .then(() => 'accepted', (err) => err.code)"""
+    )
+    assert code == "forbidden"
+    owner.select(KEY)
+    expect(owner.testid("inspector-intensity")).not_to_have_value("1")
+    assert users.pipeline.get(KEY, "inputs:intensity") != 1
+
+
+def _pin_spot(user: User, note_id: str) -> tuple[float, float]:
+    spot: list[float] = user.page.evaluate(
+        """id => {
+            const pin = document.querySelector(`.pins [data-note-id="${id}"]`);
+            const box = pin.offsetParent;
+            return [pin.offsetLeft / box.clientWidth, pin.offsetTop / box.clientHeight];
+        }""",
+        note_id,
+    )
+    return spot[0], spot[1]
+
+
+def test_reviewer_pins_a_comment_and_the_owner_sees_it_at_the_same_spot(users: Studio) -> None:
+    owner, reviewer = users.owner, users.reviewer
+    frame_seq = reviewer.frame_seq()
+    box = reviewer.page.locator(".frame-box").bounding_box()
+    reviewer.page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+    reviewer.testid("comment-text").fill("Soften the shadow under the chin")
+    reviewer.testid("comment-post").click()
+
+    pin = owner.testid("viewfinder").locator(".pin[data-note-id]").last
+    expect(pin).to_be_visible()
+    note_id = pin.get_attribute("data-note-id")
+    expect(reviewer.page.locator(f'.pins [data-note-id="{note_id}"]')).to_be_visible()
+    assert _pin_spot(owner, note_id) == pytest.approx((0.3, 0.4), abs=0.01)
+    assert _pin_spot(reviewer, note_id) == pytest.approx(_pin_spot(owner, note_id), abs=0.001)
+    note = users.pipeline.notes[note_id]
+    assert note["anchor"]["camera"] == "/Studio/Cameras/Hero"
+    assert note["anchor"]["frame_seq"] >= frame_seq
+
+    thread = owner.testid("comments").locator(f'.thread[data-note-id="{note_id}"]')
+    expect(thread).to_contain_text("Soften the shadow under the chin")
+    expect(thread).to_contain_text("Cleo")
+    thread.get_by_test_id("reply-text").fill("On it: raising the fill")
+    thread.get_by_test_id("reply-text").press("Enter")
+    theirs = reviewer.testid("comments").locator(f'.thread[data-note-id="{note_id}"]')
+    expect(theirs).to_contain_text("On it: raising the fill")
+    _shoot(reviewer, "reviewer-comment")
+    theirs.get_by_test_id("resolve").click()
+    expect(thread.get_by_test_id("resolve")).to_have_text("Reopen")
+    expect(owner.page.locator(f'.pins [data-note-id="{note_id}"]')).to_have_class(
+        re.compile(r"\bresolved\b")
+    )
+
+
+def test_a_dropped_page_reconnects_and_catches_up(users: Studio) -> None:
+    owner = users.owner
+    owner.select(KEY)
+    before = owner.testid("inspector-intensity").input_value()
+    owner.page.evaluate(
+        """() => {
+            window.linkLog = [];
+            window.studio.session.onLink((link) => window.linkLog.push(link));
+            window.studio.session.ws.close();  // the network drops the page
+        }"""
+    )
+    users.pipeline.set_light(KEY, intensity=31.0)  # an edit it may miss while away
+    expect(owner.testid("connection-state")).to_have_text("Live")
+    expect(owner.testid("inspector-intensity")).to_have_value("31")
+    assert "reconnecting" in owner.page.evaluate("window.linkLog")
+    assert before != "31"
+
+
+def test_layouts_at_desktop_and_tablet_widths(users: Studio) -> None:
+    for user, name in ((users.owner, "owner"), (users.reviewer, "reviewer")):
+        user.select(KEY)
+        for width, height in ((1280, 800), (800, 1100)):
+            user.page.set_viewport_size({"width": width, "height": height})
+            for panel in ("viewfinder", "inspector", "comments", "outliner", "presence"):
+                expect(user.testid(panel)).to_be_visible()
+            overflow = user.page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width
+            frame = user.page.locator(".frame-box").bounding_box()
+            assert frame["width"] > width * 0.4
+            _shoot(user, f"{name}-{width}x{height}")
+        user.page.set_viewport_size({"width": 1280, "height": 800})
+    expect(users.owner.testid("presence")).to_contain_text("Cleo")
+    expect(users.owner.testid("presence")).to_contain_text("test node")
+
+
+def test_a_room_without_a_render_node_says_so(studio: Studio) -> None:
+    token = studio.server.token("reviewer", room="empty", name="Ada")
+    user = _join(studio.browser, f"{studio.server.url}/?room=empty&token={token}", "Ada")
+    expect(user.testid("viewfinder")).to_contain_text("No render node in this room")
+    _shoot(user, "no-render-node")
+    user.page.context.close()
+    assert user.errors == []
