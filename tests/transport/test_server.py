@@ -319,3 +319,36 @@ def test_library_files_are_served_and_traversal_is_refused(
     assert status == 200 and len(data) == shot["size"]
     for evil in ("../pyproject.toml", "..%2Fpyproject.toml", "%2Fetc%2Fpasswd"):
         assert http(server, f"/api/rooms/default/files/{evil}", token)[0] == 404
+
+
+def test_prims_lists_the_composed_tree_with_current_values(
+    server: ServerProcess, sockets: contextlib.ExitStack
+) -> None:
+    token = server.token("reviewer")
+    ws = join(sockets, server)
+    send(
+        ws,
+        {
+            "type": "op",
+            "id": "a",
+            "op": {"op": "set", "path": KEY, "attr": "inputs:intensity", "value": 33.0},
+        },
+    )
+    until(ws, "ack", id="a")
+    status, body = http(server, "/api/rooms/default/prims", token)
+    listing = json.loads(body)
+    assert status == 200 and listing["seq"] == 1
+    prims = {p["path"]: p for p in listing["prims"]}
+    paths = [p["path"] for p in listing["prims"]]
+    assert (
+        paths.index("/Studio") < paths.index("/Studio/Lights") < paths.index(KEY)
+    )  # parents first
+    assert prims[KEY]["type"] == "RectLight" and prims[KEY]["attrs"]["inputs:intensity"] == 33.0
+    assert prims["/Studio/Cameras/Hero"]["attrs"]["focalLength"] == 50.0
+    assert "points" not in prims["/Studio/Twin/Body"]["attrs"]  # arrays are left out
+    assert "xformOpOrder" not in prims[KEY]["attrs"]
+    status, body = http(server, "/api/rooms/default/prims?path=/Studio/Lights", token)
+    assert {p["path"] for p in json.loads(body)["prims"]} >= {"/Studio/Lights", KEY}
+    assert not any(p["path"].startswith("/Studio/Cameras") for p in json.loads(body)["prims"])
+    assert http(server, "/api/rooms/default/prims?path=/Nope", token)[0] == 404
+    assert http(server, "/api/rooms/default/prims")[0] == 401

@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -166,6 +167,7 @@ class StudioServer:
         app.router.add_get("/api/rooms", self.list_rooms)
         app.router.add_get("/api/rooms/{room}", self.room_info)
         app.router.add_get("/api/rooms/{room}/members", self.members)
+        app.router.add_get("/api/rooms/{room}/prims", self.prims)
         app.router.add_get("/api/rooms/{room}/export.{fmt}", self.export)
         app.router.add_get("/api/rooms/{room}/takes", self.takes)
         app.router.add_post("/api/rooms/{room}/takes", self.save_take)
@@ -420,6 +422,21 @@ class StudioServer:
         room, _ = self._room(request)
         return web.json_response({"members": [m.to_wire() for m in room.members.values()]})
 
+    async def prims(self, request: web.Request) -> web.Response:
+        """The composed prim tree with scalar and vector attribute values, consistent at seq."""
+        room, _ = self._room(request)
+        await self._durable(room, settle=True)
+        path = request.query.get("path", "/")
+        try:
+            listing = describe_prims(room.room_stage.stage, path)
+        except KeyError:
+            return web.json_response(
+                {"code": "prim_not_found", "message": f"no prim at {path}"}, status=404
+            )
+        return web.json_response(
+            {"seq": room.seq, "review_camera": room.room_stage.review_camera(), "prims": listing}
+        )
+
     async def takes(self, request: web.Request) -> web.Response:
         room, _ = self._room(request)
         return web.json_response({"takes": [t.summary() for t in room.takes.values()]})
@@ -565,6 +582,44 @@ class StudioServer:
             content_type="application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="{room.name}.{fmt}"'},
         )
+
+
+def describe_prims(stage: Any, root: str = "/") -> list[dict[str, Any]]:
+    """Every prim under ``root`` (depth first, parents first) with its type, whether it is
+    active, and the values of its non-array attributes in wire form."""
+    from pxr import Sdf, Usd
+
+    from twinstudio.stage.values import to_wire
+
+    if not Sdf.Path.IsValidPathString(root):
+        raise KeyError(root)
+    start = stage.GetPrimAtPath(root)
+    if not start:
+        raise KeyError(root)
+    out = []
+    for prim in Usd.PrimRange(start, Usd.PrimAllPrimsPredicate):
+        if prim.IsPseudoRoot():
+            continue
+        attrs: dict[str, Any] = {}
+        for attr in prim.GetAttributes():
+            if attr.GetTypeName().isArray:
+                continue
+            value = attr.Get()
+            if value is None:
+                continue
+            wire = to_wire(value)
+            if isinstance(wire, float) and not math.isfinite(wire):
+                continue
+            attrs[attr.GetName()] = wire
+        out.append(
+            {
+                "path": str(prim.GetPath()),
+                "type": str(prim.GetTypeName()),
+                "active": prim.IsActive(),
+                "attrs": attrs,
+            }
+        )
+    return out
 
 
 def export_room(room: Room, directory: Path, fmt: str) -> Path:
