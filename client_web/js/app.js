@@ -101,7 +101,33 @@ async function main() {
   mountInspector($("inspector"), session, app);
   mountComments($("comments"), session, app, viewfinder);
 
+  // The prim tree and its values: fetched after a snapshot, and again after an op whose
+  // result the page can't derive. One request at a time; a request asked for meanwhile
+  // runs after it.
+  let fetching = false;
+  let again = false;
+  async function refreshPrims() {
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
+    try {
+      do {
+        again = false;
+        state.needsPrims = false;
+        const url = `/api/rooms/${encodeURIComponent(room)}/prims`;
+        const resp = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+        if (resp.ok) state.loadPrims(await resp.json());
+        else notify(`Could not load the scene tree (${resp.status})`, "error");
+      } while (again);
+    } finally {
+      fetching = false;
+    }
+  }
+
   state.subscribe((kind, msg) => {
+    if ((kind === SERVER.SNAPSHOT || kind === SERVER.OP) && state.needsPrims) refreshPrims();
     if (kind === "notice") notify(msg.message, "error");
     if (kind === SERVER.WELCOME) document.body.dataset.role = msg.member.role;
     if (kind === SERVER.SNAPSHOT && app.selected) session.publish({ type: CLIENT.PRESENCE, selection: [app.selected] });

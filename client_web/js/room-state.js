@@ -1,10 +1,10 @@
 // What the page knows about the room, built only from decoded server messages.
 //
 // Sans-I/O: `receive(message)` updates the state and tells listeners what changed;
-// it never touches a socket. The page does not read USD: it knows the prims and the
-// attribute values that the session has shown it (ops, notes, locks, selections, the
-// review camera). After a full snapshot, values seen earlier may be outdated, so they
-// are forgotten.
+// it never touches a socket. The page does not read USD: the prim tree and its values come
+// from the server's `GET /api/rooms/{room}/prims` listing (`loadPrims`, consistent at a
+// seq), then from the ops that follow. Ops whose result the page can't derive (clear,
+// restore, structure, variants) set `needsPrims` so the page fetches a fresh listing.
 import { SERVER, OP } from "./protocol.js";
 
 export class RoomState {
@@ -20,7 +20,8 @@ export class RoomState {
     this.reviewCamera = null;
     this.jobs = new Map();
     this.frame = null; // the newest frame
-    this.prims = new Map(); // path -> { type, attrs: Map(attr -> value) }
+    this.prims = new Map(); // path -> { type, active, attrs: Map(attr -> value), attrSeq: Map(attr -> seq) }
+    this.needsPrims = false; // an op changed values the page can't derive: fetch a listing
     this.listeners = new Set();
   }
 
@@ -67,7 +68,7 @@ export class RoomState {
     if (typeof path !== "string" || !path.startsWith("/") || path === "/") return null;
     let prim = this.prims.get(path);
     if (!prim) {
-      prim = { type: null, attrs: new Map() };
+      prim = { type: null, active: true, attrs: new Map(), attrSeq: new Map() };
       this.prims.set(path, prim);
     }
     if (type) prim.type = type;
@@ -80,20 +81,42 @@ export class RoomState {
     }
   }
 
-  applyOp(op) {
+  /** Take a prims listing (consistent at `listing.seq`); values from later ops win. */
+  loadPrims(listing) {
+    for (const p of listing.prims) {
+      const prim = this.know(p.path, p.type || null);
+      if (!prim) continue;
+      prim.active = p.active;
+      for (const [attr, value] of Object.entries(p.attrs)) {
+        if ((prim.attrSeq.get(attr) ?? -1) <= listing.seq) {
+          prim.attrs.set(attr, value);
+          prim.attrSeq.set(attr, listing.seq);
+        }
+      }
+    }
+    this.emit("prims", listing);
+  }
+
+  applyOp(op, seq = this.seq) {
     switch (op.op) {
-      case OP.SET:
-        this.know(op.path).attrs.set(op.attr, op.value);
+      case OP.SET: {
+        const prim = this.know(op.path);
+        prim.attrs.set(op.attr, op.value);
+        prim.attrSeq.set(op.attr, seq);
         break;
+      }
       case OP.CLEAR:
-        // the room's value is gone; the shot's value shows again, which the page can't know
+        // the room's value is gone and the shot's shows again: ask the server for it
         this.know(op.path).attrs.delete(op.attr);
+        this.needsPrims = true;
         break;
       case OP.CREATE:
         this.know(op.path, op.type);
+        this.needsPrims = true; // a referenced asset brings children and values
         break;
       case OP.DELETE:
         this.forgetSubtree(op.path);
+        this.needsPrims = true;
         break;
       case OP.RENAME:
       case OP.REPARENT: {
@@ -112,12 +135,17 @@ export class RoomState {
         for (const [p, prim] of this.prims) {
           if (op.path === "/" || p === op.path || p.startsWith(op.path + "/")) prim.attrs.clear();
         }
+        this.needsPrims = true;
         break;
       case OP.BATCH:
-        for (const leaf of op.ops) this.applyOp(leaf);
+        for (const leaf of op.ops) this.applyOp(leaf, seq);
+        break;
+      case OP.VARIANT:
+        this.know(op.path);
+        this.needsPrims = true; // a look brings other garments
         break;
       default:
-        this.know(op.path); // xform, variant, pose: the prim exists; no inspector value here
+        this.know(op.path); // xform, pose: the prim exists; no inspector value here
     }
   }
 
@@ -146,6 +174,7 @@ const HANDLERS = {
   },
   [SERVER.SNAPSHOT](s, m) {
     for (const prim of s.prims.values()) prim.attrs.clear(); // may be outdated now
+    s.needsPrims = true;
     s.seq = m.seq;
     s.reviewCamera = m.review_camera;
     s.know(m.review_camera, "Camera");
@@ -157,7 +186,7 @@ const HANDLERS = {
   },
   [SERVER.OP](s, m) {
     if (m.seq <= s.seq) return; // seen already (replayed after a reconnect)
-    s.applyOp(m.op);
+    s.applyOp(m.op, m.seq);
     s.pictureSeq = m.seq;
   },
   [SERVER.PRESENCE](s, m) {

@@ -145,7 +145,7 @@ export function mountInspector(root, session, app) {
     }
     const fields = LIGHT_FIELDS.map((f) => field(path, f, editable));
     const notes = [
-      unknown && h("p", { class: "hint" }, "A value shows as — until someone edits it in this session: this server does not send the shot's values to the page yet."),
+      unknown && h("p", { class: "hint" }, "Loading values…"),
       lockedOut && h("p", { class: "hint" }, `Locked by ${lock.name}: ask them to release it.`),
     ];
     body.replaceChildren(head, h("section", { class: "group" }, h("h3", {}, "Light"), ...fields), ...notes.filter(Boolean));
@@ -153,7 +153,7 @@ export function mountInspector(root, session, app) {
   }
 
   state.subscribe((kind) => {
-    if ([SERVER.OP, SERVER.LOCKS, SERVER.SNAPSHOT, SERVER.STATE, SERVER.WELCOME, "select"].includes(kind)) render();
+    if ([SERVER.OP, SERVER.LOCKS, SERVER.SNAPSHOT, SERVER.STATE, SERVER.WELCOME, "select", "prims"].includes(kind)) render();
   });
   render();
 }

@@ -15,10 +15,7 @@ function withAncestors(paths) {
 export function mountOutliner(root, session, app) {
   const state = session.state;
   const list = h("ul", { class: "tree", role: "tree" });
-  const note = h("p", { class: "hint" },
-    "Showing the prims seen in this session (edits, notes, locks, selections, the review camera). " +
-    "The full scene tree needs server support that is not available yet.");
-  root.append(h("header", { class: "panel-head" }, h("h2", {}, "Outliner")), h("div", { class: "panel-body" }, list, note));
+  root.append(h("header", { class: "panel-head" }, h("h2", {}, "Outliner")), h("div", { class: "panel-body" }, list));
 
   function render() {
     const paths = withAncestors(state.prims.keys());
@@ -49,11 +46,11 @@ export function mountOutliner(root, session, app) {
         return item;
       }),
     );
-    if (!paths.length) list.append(h("li", { class: "empty" }, "No prims seen yet."));
+    if (!paths.length) list.append(h("li", { class: "empty" }, "Loading the scene…"));
   }
 
   state.subscribe((kind) => {
-    if ([SERVER.OP, SERVER.PRESENCE, SERVER.LOCKS, SERVER.NOTE, SERVER.SNAPSHOT, SERVER.STATE, SERVER.SETTINGS, "select"].includes(kind)) render();
+    if ([SERVER.OP, SERVER.PRESENCE, SERVER.LOCKS, SERVER.NOTE, SERVER.SNAPSHOT, SERVER.STATE, SERVER.SETTINGS, "select", "prims"].includes(kind)) render();
   });
   render();
 }
