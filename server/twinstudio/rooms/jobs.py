@@ -24,6 +24,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from twinstudio.errors import Refused
+
 MAX_ATTEMPTS = 3
 MAX_PIXELS = 7680 * 4320
 MAX_BATCH = 64
@@ -38,11 +40,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-class JobRejected(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class JobRejected(Refused):
+    """A render job request or state change that was refused."""
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,14 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from twinstudio.errors import Refused
+
 MAX_TEXT = 4000
 MAX_NOTES = 10_000
 
 
-class NoteRejected(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class NoteRejected(Refused):
+    """A note action that was refused."""
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,15 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from twinstudio.errors import Refused
+
 MAX_FRAME_BYTES = 6 * 1024 * 1024
 MIN_SIZE, MAX_SIZE = 64, 7680
 MAX_FPS = 60.0
 
 
-class ReviewRejected(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ReviewRejected(Refused):
+    """A review setting or a frame that was refused."""
 
 
 @dataclass(frozen=True)

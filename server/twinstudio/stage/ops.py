@@ -18,20 +18,20 @@ from typing import Any
 
 from pxr import Sdf
 
+from twinstudio.errors import Refused
+
 MAX_BATCH_OPS = 2_000
 MAX_POSE_JOINTS = 512
 
 
-class OpRejected(Exception):
+class OpRejected(Refused):
     """An op that was refused. Nothing it asked for was changed.
 
     ``code`` is stable and machine-readable; ``message`` says what to do.
     """
 
     def __init__(self, code: str, message: str, *, index: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.index = index  # position inside a batch, when the culprit is a batch member
 
     def to_wire(self) -> dict[str, Any]:

@@ -29,17 +29,14 @@ from typing import Any
 import numpy as np
 from pxr import Gf, Sdf, Vt
 
+from twinstudio.errors import Refused
+
 MAX_ARRAY = 200_000
 MAX_STRING = 16_384
 
 
-class ValueRejected(Exception):
+class ValueRejected(Refused):
     """A wire value that cannot become a value of the target USD type."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 _VEC_CTORS: dict[str, tuple[int, Any, Any, Any]] = {

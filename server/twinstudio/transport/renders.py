@@ -13,17 +13,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from twinstudio.errors import Refused
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_RENDER_BYTES = 512 * 1024 * 1024
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(-contact)?\.png$")
 THUMB_WIDTH = 480
 
 
-class RenderRejected(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class RenderRejected(Refused):
+    """An uploaded render that was refused."""
 
 
 def store_render(directory: Path, job_id: str, data: bytes) -> str:

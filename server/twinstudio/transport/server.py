@@ -32,7 +32,7 @@ from aiohttp import WSMsgType, web
 
 from twinstudio import __version__
 from twinstudio.auth import AuthError, Grant, TokenAuthority
-from twinstudio.rooms.jobs import JobRejected
+from twinstudio.errors import Refused
 from twinstudio.rooms.journal import FsyncPolicy, Journal
 from twinstudio.rooms.room import Room
 from twinstudio.rooms.studio import Studio
@@ -40,7 +40,6 @@ from twinstudio.rooms.types import Send
 from twinstudio.transport.outbound import OutboundQueue
 from twinstudio.transport.renders import (
     MAX_RENDER_BYTES,
-    RenderRejected,
     contact_sheet,
     render_path,
     store_render,
@@ -543,7 +542,7 @@ class StudioServer:
         try:
             name = await asyncio.to_thread(store_render, directory, job_id, data)
             sends = room.desk.complete_job(grant, job_id, name)
-        except (RenderRejected, JobRejected) as exc:
+        except Refused as exc:
             return web.json_response({"code": exc.code, "message": exc.message}, status=400)
         await self._durable(room)
         self._dispatch(room, sends)
