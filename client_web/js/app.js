@@ -130,10 +130,11 @@ async function main() {
     if ((kind === SERVER.SNAPSHOT || kind === SERVER.OP) && state.needsPrims) refreshPrims();
     if (kind === "notice") notify(msg.message, "error");
     if (kind === SERVER.WELCOME) document.body.dataset.role = msg.member.role;
-    if (kind === SERVER.SNAPSHOT && app.selected) session.publish({ type: CLIENT.PRESENCE, selection: [app.selected] });
   });
   session.onLink((link) => {
     document.body.dataset.link = link;
+    // presence does not survive a reconnect or a server restart: say again what is selected
+    if (link === "live" && app.selected) session.publish({ type: CLIENT.PRESENCE, selection: [app.selected] });
     if (link === "closed" && session.fatal) notify(session.fatal.message, "error");
   });
 

@@ -11,7 +11,7 @@ export function mountViewfinder(root, session, edits) {
   const frameBox = h("div", { class: "frame-box" }, img, pins);
   const message = h("div", { class: "vf-message", "data-testid": "viewfinder-message" });
   const stage = h("div", { class: "vf-stage" }, frameBox, message);
-  const camera = h("span", { class: "hud-camera" });
+  const camera = h("span", { class: "hud-camera", "data-testid": "viewfinder-camera" });
   const status = h("span", { class: "chip", "data-testid": "frame-status" });
   const fps = h("span", { class: "hud-stat", title: "Frames per second received" });
   const latency = h("span", {
