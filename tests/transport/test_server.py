@@ -346,6 +346,9 @@ def test_prims_lists_the_composed_tree_with_current_values(
     assert prims[KEY]["type"] == "RectLight" and prims[KEY]["attrs"]["inputs:intensity"] == 33.0
     assert prims["/Studio/Cameras/Hero"]["attrs"]["focalLength"] == 50.0
     assert "points" not in prims["/Studio/Twin/Body"]["attrs"]  # arrays are left out
+    wardrobe = prims["/Studio/Twin"]["variants"]["wardrobe"]
+    assert wardrobe["selection"] == "studio_basics" and "evening" in wardrobe["variants"]
+    assert "variants" not in prims[KEY]
     assert "xformOpOrder" not in prims[KEY]["attrs"]
     status, body = http(server, "/api/rooms/default/prims?path=/Studio/Lights", token)
     assert {p["path"] for p in json.loads(body)["prims"]} >= {"/Studio/Lights", KEY}

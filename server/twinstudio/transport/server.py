@@ -585,7 +585,8 @@ class StudioServer:
 
 def describe_prims(stage: Any, root: str = "/") -> list[dict[str, Any]]:
     """Every prim under ``root`` (depth first, parents first) with its type, whether it is
-    active, and the values of its non-array attributes in wire form."""
+    active, the values of its non-array attributes in wire form, and its variant sets
+    (``{set: {"selection": name, "variants": [names]}}``)."""
     from pxr import Sdf, Usd
 
     from twinstudio.stage.values import to_wire
@@ -610,14 +611,23 @@ def describe_prims(stage: Any, root: str = "/") -> list[dict[str, Any]]:
             if isinstance(wire, float) and not math.isfinite(wire):
                 continue
             attrs[attr.GetName()] = wire
-        out.append(
-            {
-                "path": str(prim.GetPath()),
-                "type": str(prim.GetTypeName()),
-                "active": prim.IsActive(),
-                "attrs": attrs,
+        vsets = prim.GetVariantSets()
+        variants = {
+            name: {
+                "selection": vsets.GetVariantSet(name).GetVariantSelection(),
+                "variants": list(vsets.GetVariantSet(name).GetVariantNames()),
             }
-        )
+            for name in vsets.GetNames()
+        }
+        entry: dict[str, Any] = {
+            "path": str(prim.GetPath()),
+            "type": str(prim.GetTypeName()),
+            "active": prim.IsActive(),
+            "attrs": attrs,
+        }
+        if variants:
+            entry["variants"] = variants
+        out.append(entry)
     return out
 
 
