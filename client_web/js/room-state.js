@@ -20,7 +20,9 @@ export class RoomState {
     this.reviewCamera = null;
     this.jobs = new Map();
     this.frame = null; // the newest frame
-    this.prims = new Map(); // path -> { type, active, attrs: Map(attr -> value), attrSeq: Map(attr -> seq) }
+    // path -> { type, active, attrs: Map(attr -> value), attrSeq: Map(attr -> seq),
+    //          variants: null | {set: {selection, variants: [names]}}, variantsSeq }
+    this.prims = new Map();
     this.needsPrims = false; // an op changed values the page can't derive: fetch a listing
     this.listeners = new Set();
   }
@@ -68,7 +70,7 @@ export class RoomState {
     if (typeof path !== "string" || !path.startsWith("/") || path === "/") return null;
     let prim = this.prims.get(path);
     if (!prim) {
-      prim = { type: null, active: true, attrs: new Map(), attrSeq: new Map() };
+      prim = { type: null, active: true, attrs: new Map(), attrSeq: new Map(), variants: null, variantsSeq: -1 };
       this.prims.set(path, prim);
     }
     if (type) prim.type = type;
@@ -92,6 +94,10 @@ export class RoomState {
           prim.attrs.set(attr, value);
           prim.attrSeq.set(attr, listing.seq);
         }
+      }
+      if (prim.variantsSeq <= listing.seq) {
+        prim.variants = p.variants || null;
+        prim.variantsSeq = listing.seq;
       }
     }
     this.emit("prims", listing);
@@ -140,10 +146,17 @@ export class RoomState {
       case OP.BATCH:
         for (const leaf of op.ops) this.applyOp(leaf, seq);
         break;
-      case OP.VARIANT:
-        this.know(op.path);
+      case OP.VARIANT: {
+        const prim = this.know(op.path);
+        const vset = prim && prim.variants && prim.variants[op.set];
+        if (vset && typeof op.selection === "string") {
+          // null falls back to the shot's choice: only the listing knows it
+          prim.variants = { ...prim.variants, [op.set]: { ...vset, selection: op.selection } };
+          prim.variantsSeq = seq;
+        }
         this.needsPrims = true; // a look brings other garments
         break;
+      }
       default:
         this.know(op.path); // xform, pose: the prim exists; no inspector value here
     }

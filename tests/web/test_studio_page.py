@@ -346,6 +346,38 @@ def test_lens_colour_and_review_camera_reach_the_other_page(users: Studio) -> No
         expect(user.testid("viewfinder-camera")).to_contain_text("Hero")
 
 
+def test_owner_picks_a_wardrobe_look_and_the_reviewer_sees_it_until_undone(
+    users: Studio,
+) -> None:
+    owner, reviewer = users.owner, users.reviewer
+    twin = "/Studio/Twin"
+    owner.select(twin)
+    reviewer.select(twin)
+    look = owner.testid("inspector-variant-wardrobe")
+    expect(look).to_have_value("studio_basics")
+    expect(owner.testid("inspector")).to_contain_text("Wardrobe look")
+    expect(reviewer.testid("inspector-variant-wardrobe")).to_have_text("studio_basics")
+    assert reviewer.testid("inspector").locator("input, button, select").count() == 0
+    before = reviewer.frame_seq()
+
+    look.select_option("evening")
+    expect(reviewer.testid("inspector-variant-wardrobe")).to_have_text("evening")
+    owner.page.wait_for_function("window.studio.session.unacked.size === 0")
+    edit_seq = owner.page.evaluate("window.studio.state.pictureSeq")
+    reviewer.page.wait_for_function(
+        "seq => +document.querySelector('[data-testid=viewfinder]').dataset.frameSeq >= seq",
+        arg=edit_seq,
+        timeout=60_000,
+    )
+    assert reviewer.frame_seq() > before
+    expect(look).to_have_value("evening")
+    _shoot(owner, "owner-wardrobe")
+
+    owner.testid("undo").click()
+    expect(reviewer.testid("inspector-variant-wardrobe")).to_have_text("studio_basics")
+    expect(look).to_have_value("studio_basics")
+
+
 def test_the_server_is_killed_and_restarted_and_both_pages_come_back_by_themselves(
     studio: Studio,
 ) -> None:

@@ -28,6 +28,7 @@ const CAMERA_FIELDS = [
   { attr: "fStop", label: "f-stop", min: 0.7, max: 22, step: 0.1, unit: "f/", testid: "f-stop" },
   { attr: "focusDistance", label: "Focus distance", min: 0.1, max: 20, step: 0.01, unit: "m", testid: "focus-distance" },
 ];
+const VARIANT_LABELS = { wardrobe: "Wardrobe look" };
 const SEND_EVERY_MS = 50; // while dragging: at most 20 edits a second
 
 function isLight(prim) {
@@ -50,6 +51,11 @@ function groupsFor(prim) {
   }
   if (isCamera(prim)) return [["Lens", CAMERA_FIELDS]];
   return [];
+}
+
+/** The prim's variant sets, by name: [[set, {selection, variants}]]. */
+function variantSets(prim) {
+  return prim && prim.variants ? Object.entries(prim.variants).sort(([a], [b]) => a.localeCompare(b)) : [];
 }
 
 function format(value, step) {
@@ -187,10 +193,64 @@ export function mountInspector(root, session, app) {
     return h("div", { class: "field" }, label, row);
   }
 
+  // one select per variant set; a pick is one `variant` op (its own undo step)
+  function variantField(path, set, editable) {
+    const f = { kind: "variant", set, label: VARIANT_LABELS[set] || set, testid: `variant-${set}` };
+    const c = { field: f, inflight: 0 };
+    const label = h("label", { class: "field-label" }, f.label);
+    if (!editable) {
+      c.readout = h("output", { class: "readout readout-text", "data-testid": `inspector-${f.testid}` }, "—");
+      controls.push(c);
+      return h("div", { class: "field" }, label, c.readout);
+    }
+    c.select = h("select", { class: "variant-select", "data-testid": `inspector-${f.testid}`, "aria-label": f.label });
+    c.select.addEventListener("change", () => {
+      const sentAt = performance.now();
+      c.inflight += 1;
+      const done = () => {
+        c.inflight -= 1;
+        if (c.inflight === 0) sync();
+      };
+      session.edit({ op: OP.VARIANT, path, set, selection: c.select.value }, null).then(
+        (ack) => {
+          app.edits.record(ack.seq, sentAt);
+          done();
+        },
+        (err) => {
+          app.notify(err.message, "error");
+          done(); // back to the room's selection
+        },
+      );
+    });
+    controls.push(c);
+    return h("div", { class: "field" }, label, c.select);
+  }
+
+  function syncVariant(c, prim) {
+    const vset = prim && prim.variants ? prim.variants[c.field.set] : null;
+    const selection = vset && typeof vset.selection === "string" ? vset.selection : "";
+    if (c.readout) {
+      c.readout.textContent = selection || "—";
+      return;
+    }
+    if (c.inflight > 0) return;
+    const names = vset ? vset.variants : [];
+    const options = selection && !names.includes(selection) ? [selection, ...names] : names;
+    if ([...c.select.options].map((o) => o.value).join("\n") !== options.join("\n")) {
+      c.select.replaceChildren(...options.map((n) => h("option", { value: n }, n)));
+    }
+    c.select.value = selection;
+  }
+
   function sync() {
     const path = app.selected;
+    const prim = path ? state.prims.get(path) : null;
     for (const c of controls) {
       const f = c.field;
+      if (f.kind === "variant") {
+        syncVariant(c, prim);
+        continue;
+      }
       const value = state.value(path, f.attr);
       if (c.readout) {
         c.readout.textContent = display(f, value);
@@ -244,7 +304,9 @@ export function mountInspector(root, session, app) {
     const groups = groupsFor(prim);
     const fieldsShown = groups.flatMap(([, fields]) => fields);
     const unknown = fieldsShown.length > 0 && state.value(path, fieldsShown[0].attr) === undefined;
-    const key = [path, prim ? prim.type : "", groups.map(([t]) => t).join(","), state.role, lockedOut, unknown].join("|");
+    const vsets = variantSets(prim);
+    const key = [path, prim ? prim.type : "", groups.map(([t]) => t).join(","), vsets.map(([s]) => s).join(","),
+      state.role, lockedOut, unknown].join("|");
     if (key === shape) return sync();
     shape = key;
     controls = [];
@@ -262,12 +324,16 @@ export function mountInspector(root, session, app) {
       reviewTag,
       lock ? h("span", { class: "tag tag-lock" }, `🔒 ${lock.name}`) : null,
     );
-    if (!groups.length) {
+    if (!groups.length && !vsets.length) {
       body.replaceChildren(head, h("p", { class: "empty" }, "No properties of this prim are editable here yet."));
       return;
     }
     const sections = groups.map(([title, fields]) =>
       h("section", { class: "group" }, h("h3", {}, title), ...fields.map((f) => field(path, f, editable))));
+    if (vsets.length) {
+      sections.push(h("section", { class: "group" }, h("h3", {}, "Variants"),
+        ...vsets.map(([set]) => variantField(path, set, editable))));
+    }
     if (isCamera(prim) && state.canEdit) {
       reviewButton = h("button", { class: "btn", "data-testid": "make-review-camera", onclick: () => makeReviewCamera(path) }, "Make review camera");
       sections.push(h("section", { class: "group group-actions" }, reviewButton));
