@@ -8,6 +8,8 @@ import { mountInspector } from "./views/inspector.js";
 import { mountOutliner } from "./views/outliner.js";
 import { mountPresence } from "./views/presence.js";
 import { mountComments } from "./views/comments.js";
+import { mountTakes } from "./views/takes.js";
+import { mountRenders } from "./views/renders.js";
 
 const NAME_KEY = "twinstudio:name";
 const $ = (id) => document.getElementById(id);
@@ -32,6 +34,29 @@ function notify(text, kind = "info") {
   const toast = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast" }, text);
   $("toasts").append(toast);
   setTimeout(() => toast.remove(), kind === "error" ? 6000 : 3000);
+}
+
+/** The review tabs (Comments, Takes, Renders): one pane shows at a time. */
+function mountTabs(root) {
+  const tabs = [...root.querySelectorAll("[role=tab]")];
+  function show(tab) {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !on;
+    }
+  }
+  for (const t of tabs) t.addEventListener("click", () => show(t));
+  root.querySelector("[role=tablist]").addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+    const i = tabs.indexOf(document.activeElement);
+    if (i < 0) return;
+    const next = tabs[(i + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    show(next);
+    next.focus();
+  });
+  show(tabs[0]);
 }
 
 function fail(title, detail) {
@@ -100,6 +125,9 @@ async function main() {
   mountPresence($("presence"), session);
   mountInspector($("inspector"), session, app);
   mountComments($("comments"), session, app, viewfinder);
+  mountTakes($("takes"), session, app);
+  mountRenders($("renders"), session, app);
+  mountTabs($("review"));
 
   // The prim tree and its values: fetched after a snapshot, and again after an op whose
   // result the page can't derive. One request at a time; a request asked for meanwhile

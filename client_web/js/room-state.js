@@ -18,7 +18,8 @@ export class RoomState {
     this.notes = new Map(); // id -> note
     this.review = null; // review settings
     this.reviewCamera = null;
-    this.jobs = new Map();
+    this.jobs = new Map(); // id -> job summary
+    this.takes = new Map(); // name -> take summary
     this.frame = null; // the newest frame
     // path -> { type, active, attrs: Map(attr -> value), attrSeq: Map(attr -> seq),
     //          variants: null | {set: {selection, variants: [names]}}, variantsSeq }
@@ -167,6 +168,7 @@ export class RoomState {
     this.notes = new Map(msg.notes.map((n) => [n.id, n]));
     this.review = msg.review;
     this.jobs = new Map(msg.jobs.map((j) => [j.id, j]));
+    this.takes = new Map(msg.takes.map((t) => [t.name, t]));
     for (const lock of this.locks) this.know(lock.path);
     for (const note of msg.notes) this.knowAnchor(note.anchor);
     this.know(this.review && this.review.camera);
@@ -230,7 +232,13 @@ const HANDLERS = {
   [SERVER.JOB_UPDATE](s, m) {
     s.jobs.set(m.job.id, m.job);
   },
-  [SERVER.TAKE]() {},
+  [SERVER.TAKE](s, m) {
+    if (m.action === "delete") s.takes.delete(m.take.name);
+    else s.takes.set(m.take.name, m.take);
+  },
+  [SERVER.TAKES](s, m) {
+    s.takes = new Map(m.takes.map((t) => [t.name, t]));
+  },
   [SERVER.ACK]() {},
   [SERVER.ERROR]() {},
 };

@@ -15,6 +15,9 @@ export const LINK = Object.freeze({
   CLOSED: "closed",
 });
 
+// answers to a request, matched by its id: the ack, or a reply carrying data
+const REPLIES = new Set([SERVER.ACK, SERVER.ERROR, SERVER.TAKES, SERVER.TAKE_DIFF]);
+
 // refusals that retrying will not change: stop reconnecting
 const FINAL = new Set(["protocol_unsupported", "room_full", "not_joined"]);
 
@@ -98,18 +101,19 @@ export class StudioSession {
 
   /** Resolve or reject the request `msg` answers; true if it answered one. */
   settle(msg) {
-    if (!("id" in msg) || ![SERVER.ACK, SERVER.ERROR].includes(msg.type)) return false;
+    if (!("id" in msg) || !REPLIES.has(msg.type)) return false;
     const waiter = this.pending.get(msg.id);
     this.pending.delete(msg.id);
     this.unacked.delete(msg.id);
     if (!waiter) return false;
-    if (msg.type === SERVER.ACK) waiter.resolve(msg);
+    if (msg.type !== SERVER.ERROR) waiter.resolve(msg);
     else waiter.reject(new StudioError(msg.code, msg.message));
     return true;
   }
 
   /**
-   * Send a request with a fresh id; resolves with the `ack`, rejects with a StudioError.
+   * Send a request with a fresh id; resolves with the `ack` (or the `takes` / `take_diff`
+   * reply), rejects with a StudioError.
    * Ops are kept and resent after a reconnect until acknowledged.
    */
   request(msg) {

@@ -378,6 +378,75 @@ def test_owner_picks_a_wardrobe_look_and_the_reviewer_sees_it_until_undone(
     expect(look).to_have_value("studio_basics")
 
 
+def _set_intensity(user: User, value: int) -> None:
+    user.testid("inspector-intensity").fill(str(value))
+    user.testid("inspector-intensity").press("Enter")
+    user.page.wait_for_function("window.studio.session.unacked.size === 0")
+
+
+def test_owner_saves_compares_and_restores_a_take(users: Studio) -> None:
+    owner, reviewer = users.owner, users.reviewer
+    for user in (owner, reviewer):
+        user.select(KEY)
+        user.testid("tab-takes").click()
+        expect(user.testid("takes")).to_be_visible()
+    _set_intensity(owner, 25)
+    expect(reviewer.testid("inspector-intensity")).to_have_text("25")
+    owner.testid("take-name").fill("soft")
+    owner.testid("take-save").click()
+    for user in (owner, reviewer):
+        expect(user.testid("takes").locator('.take[data-take="soft"]')).to_contain_text("Pia")
+    theirs = reviewer.testid("takes")  # reviewers may compare, not save or restore
+    expect(theirs.get_by_test_id("take-compare").first).to_be_visible()
+    assert theirs.get_by_test_id("take-save").count() == 0
+    assert theirs.get_by_test_id("take-name").count() == 0
+    assert theirs.get_by_test_id("take-restore").count() == 0
+
+    _set_intensity(owner, 60)
+    expect(reviewer.testid("inspector-intensity")).to_have_text("60")
+    for user in (owner, reviewer):
+        user.testid("takes").locator('.take[data-take="soft"]').get_by_test_id(
+            "take-compare"
+        ).click()
+        row = user.testid("take-diff").locator(f'.diff-row[data-key="{KEY}.inputs:intensity"]')
+        expect(row).to_have_text(re.compile(r"25\s*→\s*60"))
+    _shoot(owner, "owner-take-diff")
+
+    owner.testid("takes").locator('.take[data-take="soft"]').get_by_test_id("take-restore").click()
+    expect(owner.testid("inspector-intensity")).to_have_value("25")
+    expect(reviewer.testid("inspector-intensity")).to_have_text("25")
+    # the stage matches the take again: the open comparison follows it
+    expect(owner.testid("take-diff")).to_contain_text("No differences")
+    wait_until(lambda: users.pipeline.get(KEY, "inputs:intensity") == 25.0, what="25 in Python")
+    owner.testid("undo").click()  # a restore is one undo step
+    expect(reviewer.testid("inspector-intensity")).to_have_text("60")
+    owner.testid("redo").click()
+    expect(reviewer.testid("inspector-intensity")).to_have_text("25")
+
+
+def test_owner_presses_the_shutter_and_the_render_reaches_the_gallery(users: Studio) -> None:
+    owner, reviewer = users.owner, users.reviewer
+    for user in (owner, reviewer):
+        user.testid("tab-renders").click()
+        expect(user.testid("renders")).to_be_visible()
+    assert reviewer.testid("renders").locator("button, select").count() == 0
+    owner.testid("render-size").select_option(label="Preview 256 × 144")  # noqa: RUF001 (the page labels sizes with a multiplication sign)
+    owner.testid("shutter").click()
+    for user in (owner, reviewer):
+        job = user.testid("renders").locator(".job").first
+        expect(job).to_have_attribute("data-state", "done", timeout=120_000)
+        expect(job).to_contain_text("256 × 144")  # noqa: RUF001
+    image = owner.testid("renders").get_by_test_id("render-image").first
+    owner.page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    assert image.evaluate("img => img.naturalWidth") == 256
+    assert image.get_attribute("src").startswith("blob:")
+    _shoot(owner, "owner-renders")
+    for user in (owner, reviewer):
+        user.testid("tab-comments").click()
+
+
 def test_the_server_is_killed_and_restarted_and_both_pages_come_back_by_themselves(
     studio: Studio,
 ) -> None:
