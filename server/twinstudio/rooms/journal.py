@@ -493,14 +493,7 @@ class FileJournal:
         Under ``INTERVAL``, call this from a timer to bound the power-loss window when
         the room goes idle.
         """
-        with self._lock:
-            self._check_usable()
-            if self._fd is not None and self._dirty and self._durable:
-                try:
-                    self._fsync_now(self._fd)
-                except BaseException as exc:
-                    self._failed = exc
-                    raise
+        self.sync_pending()
 
     def close(self) -> None:
         """fsync pending bytes (unless ``NEVER``), close the files and release the lock."""

@@ -155,16 +155,20 @@ class Room:
                 out.append(self._locks())
         return out + self.desk.node_left(conn)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything a new client needs, consistent at ``seq``."""
+    def library_manifest(self) -> list[dict[str, Any]]:
+        """The asset library's files with their sha256 (read once: the library is read-only)."""
         if self._manifest is None:
             self._manifest = self.library.manifest()
+        return [asdict(f) for f in self._manifest]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a new client needs, consistent at ``seq``."""
         return {
             "type": "snapshot",
             "seq": self.seq,
             "shot": self.room_stage.shot,
             "edit_layer": self.room_stage.edit_layer_text(),
-            "library": [asdict(f) for f in self._manifest],
+            "library": self.library_manifest(),
             "review_camera": self.room_stage.review_camera(),
             **{k: v for k, v in self._side_state().items() if k != "type"},
         }

@@ -114,9 +114,7 @@ class Studio:
     def sync_journals(self) -> None:
         """Flush journals to disk now (for the ``interval`` policy when a room goes idle)."""
         for room in self.rooms.values():
-            sync = getattr(room.journal, "sync", None)
-            if sync is not None:
-                sync()
+            room.journal.sync_pending()
 
     def close(self) -> None:
         for room in self.rooms.values():

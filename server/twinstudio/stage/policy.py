@@ -16,7 +16,6 @@ Rules, in the order they are checked:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -189,8 +188,3 @@ def check_range(path: str, attr: str, value: Any) -> None:
     problem = rule(value)
     if problem:
         raise OpRejected("out_of_range", f"{attr} of {path} {problem}")
-
-
-def check_finite_quat(joint: str, q: tuple[float, ...]) -> None:
-    if not all(math.isfinite(v) for v in q):
-        raise OpRejected("not_finite", f"rotation of joint {joint!r} must be finite")

@@ -258,11 +258,7 @@ class StudioServer:
                 },
                 status=403,
             )
-        try:
-            grant = self.auth.verify(request.query.get("token"), name)
-        except AuthError as exc:
-            status = 401 if exc.code in ("token_missing", "token_invalid", "token_expired") else 403
-            return web.json_response({"code": exc.code, "message": exc.message}, status=status)
+        grant = self._grant(request, name)  # refused before the upgrade: 401/403 with a code
         ws = web.WebSocketResponse(
             heartbeat=self.config.heartbeat_s, max_msg_size=self.config.max_message_bytes
         )
@@ -556,7 +552,7 @@ class StudioServer:
 
     async def files(self, request: web.Request) -> web.Response:
         room, _ = self._room(request)
-        return web.json_response({"files": room.snapshot()["library"]})
+        return web.json_response({"files": room.library_manifest()})
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         room, _ = self._room(request)
