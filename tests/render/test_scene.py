@@ -314,6 +314,7 @@ def test_purpose_visibility_and_simple_gprims() -> None:
 
 def test_light_colour_temperature_and_defaults() -> None:
     stage = Usd.Stage.CreateInMemory()
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)  # unauthored would be centimetres
     warm = UsdLux.DiskLight.Define(stage, "/Warm")
     warm.CreateEnableColorTemperatureAttr(True)
     warm.CreateColorTemperatureAttr(3200.0)
@@ -402,6 +403,7 @@ def _skinned_triangle(rigid: bool) -> Usd.Stage:
     """A one-joint skeleton, lifted 2 up inside a SkelRoot moved 1 along X, whose animation
     translates the joint 3 along Z; a triangle at the origin bound to the joint."""
     stage = Usd.Stage.CreateInMemory()
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)  # unauthored would be centimetres
     root = UsdSkel.Root.Define(stage, "/Rig")
     root.AddTranslateOp().Set((1, 0, 0))
     skel = UsdSkel.Skeleton.Define(stage, "/Rig/Skel")

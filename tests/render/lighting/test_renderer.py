@@ -53,7 +53,7 @@ def test_moving_the_softbox_from_camera_left_to_right_moves_the_light(studio: St
 def test_one_stop_of_light_exposure_doubles_linear_radiance(studio: Studio) -> None:
     key = studio.light("rect", (-2.0, 2.5, 2.0), luminance=20.0)
     base = studio.render(studio.studio_scene(), [key]).linear
-    # scene.py folds inputs:exposure into luminance: intensity * 2**exposure
+    # render.scene folds inputs:exposure into luminance: intensity * 2**exposure
     brighter = studio.render(studio.studio_scene(), [replace(key, luminance=20.0 * 2**1)]).linear
     assert brighter.mean() / base.mean() == pytest.approx(2.0, rel=0.01)
     lit = base > 0.01

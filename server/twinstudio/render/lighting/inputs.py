@@ -1,9 +1,10 @@
 """What the renderer reads from ``twinstudio.render.scene``'s light and camera records.
 
 The records themselves (frozen ``StudioLight`` and ``StudioCamera`` dataclasses) belong to
-``scene.py``; these protocols only name the fields used here, read-only, so any record with
-them type-checks. Positions and sizes are metres; ``world`` is a 4x4 column-vector matrix
-like a pyrender node pose; lights emit along their local -Z and cameras look down it.
+``twinstudio.render.scene.lights``; these protocols only name the fields used here,
+read-only, so any record with them type-checks. Positions and sizes are metres; ``world``
+is a 4x4 column-vector matrix like a pyrender node pose; lights emit along their local -Z
+and cameras look down it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 
 class StudioLightFields(Protocol):
-    """A UsdLux light, flattened by ``scene.py`` (see :mod:`.units` for the photometry)."""
+    """A UsdLux light, flattened by ``render.scene`` (see :mod:`.units` for the photometry)."""
 
     @property
     def path(self) -> str: ...

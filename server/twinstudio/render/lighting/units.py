@@ -3,7 +3,8 @@
 The renderer's working quantity is the one UsdLux defines: a light of ``intensity`` 1,
 ``exposure`` 0 and ``color`` white, seen directly by a camera at EV 0, gives pixel value 1.
 So one unit of :attr:`RenderResult.linear` is one nit (cd/m²) of scene radiance times the
-camera's ``2**exposure``, and distances are metres (``scene.py`` applies ``metersPerUnit``).
+camera's ``2**exposure``, and distances are metres (``twinstudio.render.scene`` applies
+``metersPerUnit``).
 
 pyrender uses the same scale: its point and spot ``intensity`` is candela (its shader adds
 ``intensity / d**2 * BRDF * cos``, i.e. illuminance in lux times the BRDF = radiance in
