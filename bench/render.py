@@ -454,7 +454,7 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
     editor = StageEditor(room)
     anim = room.stage.GetPrimAtPath(f"{TWIN}/Pose")
     joints = [str(j).rsplit("/", 1)[-1] for j in anim.GetAttribute("joints").Get()]
-    rest = anim.GetAttribute("rotations").Get()[joints.index("L_UpperArm")]
+    rest = anim.GetAttribute("rotations").Get()[joints.index("upperarm_l")]
 
     def arm(k: int) -> list[float]:
         q = rest * Gf.Quatf(Gf.Rotation(Gf.Vec3d(0, 0, 1), 10.0 + 5.0 * (k % 8)).GetQuat())
@@ -467,8 +467,8 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
         "xform (move the twin)": lambda k: {
             "op": "xform", "path": TWIN, "translate": [0.01 * (k % 10), 0.0, 0.0],
         },
-        "pose (L_UpperArm)": lambda k: {
-            "op": "pose", "path": TWIN, "rotations": {"L_UpperArm": arm(k)},
+        "pose (upperarm_l)": lambda k: {
+            "op": "pose", "path": TWIN, "rotations": {"upperarm_l": arm(k)},
         },
         "wardrobe switch": lambda k: {
             "op": "variant", "path": TWIN, "set": "wardrobe",

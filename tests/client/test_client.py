@@ -57,7 +57,7 @@ def test_typed_helpers_and_batch_undo(server: ServerProcess) -> None:
         s.set_lens(HERO, focal_length=85.0, f_stop=2.0, focus_distance=4.5)
         s.transform(KEY, translate=(-2.0, 2.5, 2.0))
         s.select_variant(TWIN, "wardrobe", "evening")
-        s.pose(TWIN, {"L_UpperArm": (0.924, 0.0, 0.0, 0.383)})
+        s.pose(TWIN, offsets={"upperarm_l": (20.0, 0.0, 0.0)})
         assert s.stage.GetPrimAtPath(f"{TWIN}/Wardrobe").GetVariantSets() is not None
         with s.batch("Look two"):
             s.set(HERO, "focalLength", 135.0)
@@ -72,6 +72,25 @@ def test_typed_helpers_and_batch_undo(server: ServerProcess) -> None:
         assert s.get(HERO, "focalLength") == shot_focal
         s.redo()
         assert s.get(HERO, "focalLength") == 85.0
+
+
+def test_pose_presets_offsets_and_joint_limits(server: ServerProcess) -> None:
+    with connect(server.url, token=server.token("editor")) as s:
+        anim = f"{TWIN}/Pose"
+        relaxed = s.get(anim, "rotations")
+        assert set(s.pose_presets()) >= {"relaxed", "walking", "hand_on_hip"}
+        s.pose(preset="walking")
+        assert s.get(anim, "rotations") == s.get(f"{TWIN}/Poses/walking", "rotations")
+        s.pose(offsets={"calf_r": (45.0, 0.0, 0.0)})
+        with pytest.raises(StudioError) as info:
+            s.pose(offsets={"calf_r": (-45.0, 0.0, 0.0)})
+        assert info.value.code == "joint_limit" and "calf_r bends 45° the wrong way" in str(
+            info.value
+        )
+        s.undo()
+        assert s.get(anim, "rotations") == s.get(f"{TWIN}/Poses/walking", "rotations")
+        s.undo()  # the preset was one step
+        assert s.get(anim, "rotations") == relaxed
 
 
 def test_failed_batch_changes_nothing(server: ServerProcess) -> None:
@@ -105,10 +124,10 @@ def test_locks_notes_takes(server: ServerProcess) -> None:
         stylist.lock(TWIN)
         wait_until(lambda: owner.locks, what="the lock to reach the owner")
         with pytest.raises(StudioError) as info:
-            owner.pose(TWIN, {"L_Hand": (1.0, 0.0, 0.0, 0.0)})
+            owner.pose(TWIN, preset="hand_on_hip")
         assert info.value.code == "locked"
         stylist.unlock(TWIN)
-        owner.pose(TWIN, {"L_Hand": (1.0, 0.0, 0.0, 0.0)})
+        owner.pose(TWIN, preset="hand_on_hip")
 
         note = owner.add_note("Brighter key?", camera=HERO, x=0.3, y=0.4, frame_seq=owner.seq)
         stylist.reply_note(note, "Done")

@@ -51,10 +51,10 @@ def test_the_default_shot_renders_a_lit_twin_on_the_cove(
 def test_a_pose_and_a_look_show_in_the_render(shot: Any, renderer: Any) -> None:
     anim = shot.stage.GetPrimAtPath("/Studio/Twin/Pose")
     joints = [str(j).rsplit("/", 1)[-1] for j in anim.GetAttribute("joints").Get()]
-    rest = anim.GetAttribute("rotations").Get()[joints.index("L_UpperArm")]
+    rest = anim.GetAttribute("rotations").Get()[joints.index("upperarm_l")]
     q = rest * Gf.Quatf(Gf.Rotation(Gf.Vec3d(0, 0, 1), 60).GetQuat())
     arm_up = [q.GetReal(), *q.GetImaginary()]
-    shot.edit(op="pose", path="/Studio/Twin", rotations={"L_UpperArm": arm_up})
+    shot.edit(op="pose", path="/Studio/Twin", rotations={"upperarm_l": arm_up})
     shot.edit(op="variant", path="/Studio/Twin", set="wardrobe", selection="evening")
     shot.studio.sync()
     save("default_shot_evening_arm_up.png", render_baseline(shot.studio, HERO, 640, 360, renderer))

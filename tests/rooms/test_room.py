@@ -135,7 +135,7 @@ def test_soft_lock_refuses_others_until_released() -> None:
     stylist, photographer = h.join("editor", name="Sam"), h.join("editor", name="Pia")
     h.send(stylist, {"type": "lock", "path": TWIN})
     assert h.of_type(photographer, "locks")[-1]["locks"][0]["path"] == TWIN
-    pose = {"op": "pose", "path": TWIN, "rotations": {"L_UpperArm": [1.0, 0.0, 0.0, 0.0]}}
+    pose = {"op": "pose", "path": TWIN, "preset": "a_pose"}
     refused = h.op(photographer, pose)
     assert refused["code"] == "locked" and "Sam" in refused["message"]
     assert h.op(photographer, {"op": "delete", "path": "/Studio"})["code"] in (
@@ -341,7 +341,7 @@ def test_replaying_the_journal_rebuilds_the_same_room(tmp_path: Path) -> None:
     h.send(b, {"type": "note", "action": "add", "text": "hm", "anchor": {"path": KEY}})
     h.send(a, {"type": "take", "action": "save", "name": "t1"})
     before_pose = h.room.room_stage.edit_layer_text()
-    h.op(a, {"op": "pose", "path": TWIN, "rotations": {"L_Hand": [0.0, 1.0, 0.0, 0.0]}})
+    h.op(a, {"op": "pose", "path": TWIN, "preset": "hand_on_hip"})
     journal.close()
 
     reopened = FileJournal(tmp_path / "j")

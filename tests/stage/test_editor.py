@@ -68,7 +68,7 @@ ACCEPTED = [
     },
     {"op": "delete", "path": "/Studio/Lights/Fill"},
     {"op": "variant", "path": TWIN, "set": "wardrobe", "selection": "evening"},
-    {"op": "pose", "path": TWIN, "rotations": {"L_UpperArm": [0.7071, 0.0, 0.0, 0.7071]}},
+    {"op": "pose", "path": TWIN, "preset": "walking"},
     {
         "op": "batch",
         "label": "Moody",
@@ -162,7 +162,10 @@ REFUSED = [
     ),
     ({"op": "variant", "path": TWIN, "set": "face", "selection": "other"}, "identity_locked"),
     ({"op": "pose", "path": TWIN, "rotations": {"Tail": [1.0, 0.0, 0.0, 0.0]}}, "joint_not_found"),
-    ({"op": "pose", "path": KEY, "rotations": {"Hips": [1.0, 0.0, 0.0, 0.0]}}, "pose_unavailable"),
+    (
+        {"op": "pose", "path": KEY, "rotations": {"pelvis": [1.0, 0.0, 0.0, 0.0]}},
+        "pose_unavailable",
+    ),
     # the twin's identity is locked: only placement, wardrobe and pose may change
     ({"op": "set", "path": f"{TWIN}/Body", "attr": "points", "value": []}, "identity_locked"),
     ({"op": "xform", "path": f"{TWIN}/Body", "translate": [0.0, 1.0, 0.0]}, "identity_locked"),
@@ -219,9 +222,12 @@ def test_failed_batch_reports_the_culprit(editor: StageEditor) -> None:
             {"op": "batch", "ops": [{"op": "batch", "ops": [{"op": "delete", "path": KEY}]}]},
             "malformed_op",
         ),
-        ({"op": "pose", "path": TWIN, "rotations": {"Hips": [0.0, 0.0, 0.0, 0.0]}}, "out_of_range"),
         (
-            {"op": "pose", "path": TWIN, "rotations": {"Hips": [1.0, math.nan, 0.0, 0.0]}},
+            {"op": "pose", "path": TWIN, "rotations": {"pelvis": [0.0, 0.0, 0.0, 0.0]}},
+            "out_of_range",
+        ),
+        (
+            {"op": "pose", "path": TWIN, "rotations": {"pelvis": [1.0, math.nan, 0.0, 0.0]}},
             "not_finite",
         ),
         ({"op": "xform", "path": KEY}, "malformed_op"),
@@ -306,18 +312,16 @@ def test_partial_xform_keeps_the_other_components(editor: StageEditor) -> None:
 def test_pose_changes_only_the_named_joint(editor: StageEditor) -> None:
     anim = UsdSkel.Animation(editor.stage.GetPrimAtPath(f"{TWIN}/Pose"))
     before = list(anim.GetRotationsAttr().Get())
+    joints = [str(j) for j in anim.GetJointsAttr().Get()]
+    arm = "Root/pelvis/spine_01/spine_02/spine_03/clavicle_l/upperarm_l"
+    walking = UsdSkel.Animation(editor.stage.GetPrimAtPath(f"{TWIN}/Poses/walking"))
+    q = walking.GetRotationsAttr().Get()[joints.index(arm)]  # (within the joint's limits)
     apply(
-        editor,
-        {
-            "op": "pose",
-            "path": TWIN,
-            "rotations": {"Hips/Spine/Chest/L_Shoulder/L_UpperArm": [0.0, 0.0, 0.0, 1.0]},
-        },
+        editor, {"op": "pose", "path": TWIN, "rotations": {arm: [q.GetReal(), *q.GetImaginary()]}}
     )
     after = list(anim.GetRotationsAttr().Get())
-    joints = [str(j) for j in anim.GetJointsAttr().Get()]
     changed = [joints[i] for i in range(len(joints)) if after[i] != before[i]]
-    assert changed == ["Hips/Spine/Chest/L_Shoulder/L_UpperArm"]
+    assert changed == [arm]
 
 
 def test_variant_switch_changes_the_wardrobe(editor: StageEditor) -> None:

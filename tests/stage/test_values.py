@@ -96,7 +96,7 @@ def test_bad_values_are_refused_with_a_code(
     assert info.value.message
 
 
-@pytest.mark.parametrize("path", ["props/a.usda", "./props/a.usda", "twin/twin_default.usda"])
+@pytest.mark.parametrize("path", ["props/a.usda", "./props/a.usda", "twin/twin.usdc"])
 def test_library_relative_asset_paths_are_accepted(path: str) -> None:
     assert check_asset_path(path) == path
 

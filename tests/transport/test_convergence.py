@@ -17,14 +17,28 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pxr import Usd
+from pxr import Usd, UsdSkel
 
 from conftest import ServerProcess, free_port
+from twinstudio.assets.joint_limits import from_euler_offset, rest_rotations
 from twinstudio.client import AsyncSession, StudioError, aconnect
 
 LIGHTS = ["/Studio/Lights/Key", "/Studio/Lights/Fill", "/Studio/Lights/Rim"]
 NEW = ["/Studio/Lights/A", "/Studio/Lights/B"]
-JOINTS = ["L_UpperArm", "R_UpperArm", "Head", "L_Leg"]
+JOINTS = ["upperarm_l", "upperarm_r", "head", "spine_02"]
+_TWIN = Usd.Stage.Open(str(Path(__file__).resolve().parents[2] / "stages" / "twin" / "twin.usdc"))
+REST = {
+    t.rsplit("/", 1)[-1]: q
+    for t, q in rest_rotations(
+        UsdSkel.Skeleton(next(p for p in _TWIN.Traverse() if p.IsA(UsdSkel.Skeleton)))
+    ).items()
+}
+
+
+def _bent(joint: str, degrees: float) -> list[float]:
+    """``joint`` bent ``degrees`` from rest about its hinge (within every joint's limits)."""
+    return list(from_euler_offset(REST[joint], degrees, 0.0, 0.0))
+
 
 value = st.floats(0.0, 100.0, allow_nan=False).map(lambda v: round(v, 3))
 angle = st.floats(-90.0, 90.0, allow_nan=False).map(lambda v: round(v, 2))
@@ -45,7 +59,7 @@ ops = st.one_of(
         st.sampled_from(["studio_basics", "evening"]),
     ),
     st.builds(
-        lambda j, a: {"op": "pose", "path": "/Studio/Twin", "rotations": {j: [1.0, a / 90, 0, 0]}},
+        lambda j, a: {"op": "pose", "path": "/Studio/Twin", "rotations": {j: _bent(j, a / 5)}},
         st.sampled_from(JOINTS),
         angle,
     ),

@@ -202,7 +202,8 @@ async def test_real_traffic_matches_schema(live: Live) -> None:
     await editor.set_lens(HERO, focal_length=85.0, f_stop=2.8)
     await owner.select_variant(TWIN, "wardrobe", "evening")
     await owner.select_variant(TWIN, "wardrobe", None)
-    await owner.pose(TWIN, {"L_UpperArm": (0.92, 0.0, 0.0, -0.38)})
+    await owner.pose(TWIN, preset="walking")
+    await owner.pose(TWIN, offsets={"upperarm_l": (30.0, 0.0, 0.0)})
     for x in (0.1, 0.2):  # one drag: a single undo step
         await owner.submit(O.SetTransform(FILL, translate=(x, 1.4, 2.0)), merge="drag-1")
 
@@ -470,11 +471,13 @@ def _op(op: dict[str, Any]) -> dict[str, Any]:
         ("client", _op({"op": "restore", "path": "/", "layer": None}), "not a known 'op'"),
         (
             "client",
-            _op({"op": "pose", "path": TWIN, "rotations": {"L_UpperArm": [1.0, 0.0, 0.0]}}),
+            _op({"op": "pose", "path": TWIN, "rotations": {"upperarm_l": [1.0, 0.0, 0.0]}}),
             "too short",
         ),
         ("client", _op({"op": "xform", "path": FILL, "rotate": [0, 1, 2, 3]}), "too long"),
         ("client", _op({"op": "xform", "path": FILL}), ""),
+        ("client", _op({"op": "pose", "path": TWIN}), ""),  # neither rotations nor a preset
+        ("client", _op({"op": "pose", "path": TWIN, "preset": ""}), "non-empty"),
         ("client", _op({"op": "set", "path": KEY, "attr": "inputs:intensity"}), "'value'"),
         ("client", _op({"op": "set", "path": "Key", "attr": "a", "value": 1}), "does not match"),
         (
@@ -494,7 +497,7 @@ def _op(op: dict[str, Any]) -> dict[str, Any]:
                 "author": "u",
                 "name": "U",
                 "id": None,
-                "op": {"op": "pose", "path": TWIN, "rotations": {"Hips": [1, 0, 0]}},
+                "op": {"op": "pose", "path": TWIN, "rotations": {"pelvis": [1, 0, 0]}},
                 "step": "do",
                 "label": "pose Twin",
                 "merge": None,
@@ -518,7 +521,8 @@ def test_well_formed_examples_pass() -> None:
     validate_message("client", {"type": "ping"})
     validate_message("client", {"type": "take", "action": "diff", "a": None, "b": "t1"})
     validate_message(
-        "client", _op({"op": "pose", "path": TWIN, "rotations": {"L_UpperArm": [1, 0, 0, 0]}})
+        "client", _op({"op": "pose", "path": TWIN, "rotations": {"upperarm_l": [1, 0, 0, 0]}})
     )
+    validate_message("client", _op({"op": "pose", "path": TWIN, "preset": "walking"}))
     validate_message("server", {"type": "pong", "t": None, "seq": 0})
     validate_message("server", {"type": "error", "code": "forbidden", "message": "no"})

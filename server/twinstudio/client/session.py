@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -28,9 +28,11 @@ import websockets
 from pxr import Usd
 
 from twinstudio.client.library_cache import mirror_library
+from twinstudio.client.posing import TWIN, offset_rotations
 from twinstudio.client.replica import Replica, ReplicaDiverged
 from twinstudio.rooms.room import PROTOCOL_VERSION
 from twinstudio.stage import ops as O
+from twinstudio.stage import posing
 
 log = logging.getLogger(__name__)
 
@@ -541,11 +543,38 @@ class AsyncSession:
     async def select_variant(self, path: str, variant_set: str, selection: str | None) -> int:
         return await self.submit(O.SelectVariant(path, variant_set, selection))
 
-    async def pose(self, path: str, rotations: dict[str, tuple[float, float, float, float]]) -> int:
-        """Rotate joints (by name) of the skeleton at ``path``; quaternions are (w, x, y, z)."""
-        return await self.submit(
-            {"op": "pose", "path": path, "rotations": {k: list(v) for k, v in rotations.items()}}
-        )
+    async def pose(
+        self,
+        path: str = TWIN,
+        rotations: Mapping[str, Sequence[float]] | None = None,
+        *,
+        preset: str | None = None,
+        offsets: Mapping[str, Sequence[float]] | None = None,
+    ) -> int:
+        """Pose the skeleton at ``path`` (the twin by default) as one undoable step.
+
+        ``preset`` applies a pose of the twin's library (see :meth:`pose_presets`);
+        ``rotations`` sets joints (by leaf name or token) to joint-local quaternions
+        (w, x, y, z); ``offsets`` sets joints to (x, y, z) degrees from their rest pose
+        (:mod:`twinstudio.assets.joint_limits` states the convention). They combine in
+        that order. A pose beyond the joint limits raises StudioError(``joint_limit``).
+        """
+        joints = {k: [float(c) for c in v] for k, v in (rotations or {}).items()}
+        if offsets:
+            joints.update(offset_rotations(self.stage, path, offsets))
+        if not joints and preset is None:
+            raise ValueError("give a preset, rotations or offsets")
+        op: dict[str, Any] = {"op": "pose", "path": path}
+        if joints:
+            op["rotations"] = joints
+        if preset is not None:
+            op["preset"] = preset
+        return await self.submit(op)
+
+    def pose_presets(self, path: str = TWIN) -> list[str]:
+        """The names of the pose presets of the twin at ``path`` (from the replica)."""
+        prim = self.stage.GetPrimAtPath(path)
+        return [p.name for p in posing.presets(prim)] if prim else []
 
     async def undo(self) -> int:
         return int((await self.request({"type": "undo"}))["seq"])

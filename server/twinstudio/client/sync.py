@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pxr import Usd
 
+from twinstudio.client.posing import TWIN
 from twinstudio.client.session import AsyncSession, Frame, aconnect
 
 T = TypeVar("T")
@@ -85,8 +86,22 @@ class Session:
     def select_variant(self, path: str, variant_set: str, selection: str | None) -> int:
         return self._call(lambda s: s.select_variant(path, variant_set, selection))
 
-    def pose(self, path: str, rotations: dict[str, tuple[float, float, float, float]]) -> int:
-        return self._call(lambda s: s.pose(path, rotations))
+    def pose(
+        self,
+        path: str = TWIN,
+        rotations: Mapping[str, Sequence[float]] | None = None,
+        *,
+        preset: str | None = None,
+        offsets: Mapping[str, Sequence[float]] | None = None,
+    ) -> int:
+        """Pose the twin: a library ``preset``, joint ``rotations`` and/or Euler ``offsets``
+        from rest (degrees), as one undoable step; see AsyncSession.pose."""
+        return self._call(lambda s: s.pose(path, rotations, preset=preset, offsets=offsets))
+
+    def pose_presets(self, path: str = TWIN) -> list[str]:
+        """The names of the twin's pose presets."""
+        self._sync()
+        return self._async.pose_presets(path)
 
     @contextlib.contextmanager
     def batch(self, label: str = "Edit") -> Iterator[None]:

@@ -42,6 +42,7 @@ from twinstudio.stage.ops import (
     EditOp,
     OpRejected,
     RestoreSpec,
+    SetPose,
     coalesce_key,
     iter_leaf_ops,
     op_from_wire,
@@ -231,12 +232,17 @@ class Room:
         if seen is not None:  # a resend after a reconnect: it is already durable
             return [Send({"type": "ack", "id": client_id, "seq": seen}, (member.conn,))]
         try:
-            op = op_from_wire(msg.get("op"))
-            self._check_locks(member, op)
+            asked = op_from_wire(msg.get("op"))
+            self._check_locks(member, asked)
+            # Presets become concrete rotations here, so the journal never needs the library;
+            # decoded again from the wire, they are exactly what every replica will apply.
+            op = self.editor.expand_presets(asked)
+            if op is not asked:
+                op = op_from_wire(to_wire(op))
         except OpRejected as exc:
             return [error((member.conn,), exc.code, exc.message, msg, index=exc.index)]
         merge = msg.get("merge") if isinstance(msg.get("merge"), str) else None
-        label = op.label if isinstance(op, Batch) else _label(op)
+        label = op.label if isinstance(op, Batch) else _label(asked)
         return self._commit_op(member, op, client_id, "do", label, merge=merge, trusted=False)
 
     def _on_undo(self, member: Member, msg: dict[str, Any]) -> list[Send]:
@@ -665,6 +671,8 @@ class Room:
 
 
 def _label(op: EditOp) -> str:
+    if isinstance(op, SetPose) and op.preset is not None:
+        return f"Pose {op.preset.replace('_', ' ')}"
     attr = getattr(op, "attr", None)
     path = getattr(op, "path", "")
     return f"{op.kind} {path.rsplit('/', 1)[-1]}" + (f".{attr}" if attr else "")

@@ -16,7 +16,7 @@ from typing import Any
 
 from pxr import Gf, Sdf, Tf, Usd, UsdGeom, UsdSkel
 
-from twinstudio.stage import policy
+from twinstudio.stage import policy, posing
 from twinstudio.stage.composition import EMPTY_LAYER, RoomStage
 from twinstudio.stage.library import AssetLibrary
 from twinstudio.stage.ops import (
@@ -135,6 +135,8 @@ class StageEditor:
         value = to_usd(op.value, attr.GetTypeName())
         if not trusted:
             policy.check_range(op.path, op.attr, value)
+            if op.attr == "rotations" and prim.IsA(UsdSkel.Animation):
+                self._check_rotations_set(prim, value)
         inverse = self._capture(op.path, op.attr)
         if not attr.Set(value):
             raise OpRejected("usd_error", f"USD refused the value for {op.path}.{op.attr}")
@@ -339,8 +341,32 @@ class StageEditor:
             vset.SetVariantSelection(op.selection)
         return SelectVariant(op.path, op.set, old)
 
+    def expand_presets(self, op: EditOp) -> EditOp:
+        """``op`` with every pose ``preset`` replaced by the concrete rotations it stands for.
+
+        The room calls this before journaling, so the record never depends on the pose
+        library. Raise OpRejected (preset_not_found, ...) when a preset can't be resolved.
+        """
+        if isinstance(op, Batch):
+            subs = tuple(self.expand_presets(sub) for sub in op.ops)
+            return (
+                op
+                if all(a is b for a, b in zip(subs, op.ops, strict=True))
+                else Batch(op.label, subs)
+            )
+        return self._resolved(op) if isinstance(op, SetPose) else op
+
+    def _resolved(self, op: SetPose) -> SetPose:
+        if op.preset is None:
+            return op
+        anim = posing.posed_animation(self._prim(op.path))
+        return SetPose(op.path, posing.preset_rotations(anim, op.preset) + op.rotations)
+
     def _pose(self, op: SetPose, trusted: bool) -> EditOp:
-        anim = self._animation(self._prim(op.path))
+        op = self._resolved(op)
+        anim = posing.posed_animation(self._prim(op.path))
+        if not trusted:
+            policy.check_property_edit(anim.GetPrim(), "rotations")
         joints = [str(j) for j in (anim.GetJointsAttr().Get() or [])]
         rotations = anim.GetRotationsAttr().Get()
         if rotations is None or len(rotations) != len(joints):
@@ -349,32 +375,43 @@ class StageEditor:
             )
         index = _joint_index(joints)
         new = list(rotations)
+        changed: dict[str, tuple[float, float, float, float]] = {}
         for joint, (w, x, y, z) in op.rotations:
             i = index.get(joint)
             if i is None:
                 raise OpRejected("joint_not_found", f"{anim.GetPath()} has no joint {joint!r}")
             new[i] = Gf.Quatf(w, Gf.Vec3f(x, y, z))
-        anim_path = str(anim.GetPath())
+            changed[joints[i]] = (w, x, y, z)
         if not trusted:
-            policy.check_property_edit(anim.GetPrim(), "rotations")
-        inverse = self._capture(anim_path, "rotations")
+            self._check_limits(anim.GetPrim(), changed)
+        inverse = self._capture(str(anim.GetPath()), "rotations")
         anim.GetRotationsAttr().Set(type(rotations)(new))
         return inverse
 
-    def _animation(self, prim: Usd.Prim) -> UsdSkel.Animation:
-        """The SkelAnimation that poses ``prim`` (an animation, a skeleton, or a SkelRoot)."""
-        if prim.IsA(UsdSkel.Animation):
-            return UsdSkel.Animation(prim)
-        skeletons = (
-            [prim]
-            if prim.IsA(UsdSkel.Skeleton)
-            else [p for p in Usd.PrimRange(prim) if p.IsA(UsdSkel.Skeleton)]
-        )
-        for skel in skeletons:
-            target = UsdSkel.BindingAPI(skel).GetAnimationSource()
-            if target and target.IsA(UsdSkel.Animation):
-                return UsdSkel.Animation(target)
-        raise OpRejected("pose_unavailable", f"{prim.GetPath()} has no posable skeleton animation")
+    def _check_limits(
+        self, anim: Usd.Prim, rotations: dict[str, tuple[float, float, float, float]]
+    ) -> None:
+        """Refuse (joint_limit) rotations outside the bound skeleton's joint limits."""
+        limits = posing.limits_of(anim)
+        problem = limits.check(rotations) if limits else None
+        if problem:
+            raise OpRejected("joint_limit", f"{problem}; the pose was not changed")
+
+    def _check_rotations_set(self, anim: Usd.Prim, value: Any) -> None:
+        """A ``set`` of a bound animation's rotations: one per joint, within the limits."""
+        joints = [str(j) for j in (UsdSkel.Animation(anim).GetJointsAttr().Get() or [])]
+        if len(value) != len(joints):
+            raise OpRejected(
+                "out_of_range",
+                f"rotations of {anim.GetPath()} needs one quaternion per joint ({len(joints)})",
+            )
+        current = UsdSkel.Animation(anim).GetRotationsAttr().Get() or []
+        changed = {
+            token: (q.GetReal(), *q.GetImaginary())
+            for i, (token, q) in enumerate(zip(joints, value, strict=True))
+            if i >= len(current) or current[i] != q
+        }
+        self._check_limits(anim, changed)
 
     def _restore(self, op: RestoreSpec) -> EditOp:
         if op.path == "/":

@@ -6,7 +6,8 @@ Rules, in the order they are checked:
    is read-only, with its whole subtree, except for:
    - its own placement (``xform`` on the locked prim itself) and variant selections
      (the ``wardrobe``);
-   - its pose: ``pose`` ops, or ``rotations`` of a SkelAnimation inside it;
+   - its pose: ``pose`` ops, or ``rotations`` of the SkelAnimation bound as a skeleton's
+     ``skel:animationSource``; the pose presets of its library are read-only;
    - garment look overrides: material inputs and ``primvars:displayColor`` on prims
      under its ``Wardrobe`` child.
 2. ``xformOpOrder`` is set through ``xform`` ops only, so the stack stays standard.
@@ -21,6 +22,7 @@ from typing import Any
 
 from pxr import Gf, Sdf, Usd, UsdSkel
 
+from twinstudio.stage import posing
 from twinstudio.stage.ops import OpRejected
 
 IDENTITY_KEY = "twinstudio:identity"
@@ -66,7 +68,13 @@ def check_property_edit(prim: Usd.Prim, attr: str) -> None:
     if root is None:
         return
     if attr == "rotations" and prim.IsA(UsdSkel.Animation):
-        return
+        if posing.is_bound(prim):
+            return
+        raise _locked(
+            root,
+            f"{prim.GetPath()} is not the animation that poses the twin (a pose preset is "
+            "library data); pose the twin itself, e.g. with a 'pose' op and a 'preset'",
+        )
     wardrobe = root.GetPath().AppendChild(WARDROBE_CHILD)
     if prim.GetPath().HasPrefix(wardrobe) and (
         attr.startswith("inputs:") or attr == "primvars:displayColor"
