@@ -10,6 +10,7 @@ import { mountPresence } from "./views/presence.js";
 import { mountComments } from "./views/comments.js";
 import { mountTakes } from "./views/takes.js";
 import { mountRenders } from "./views/renders.js";
+import { mountLayout } from "./views/layout/index.js";
 
 const NAME_KEY = "twinstudio:name";
 const $ = (id) => document.getElementById(id);
@@ -59,9 +60,46 @@ function mountTabs(root) {
   show(tabs[0]);
 }
 
-function fail(title, detail) {
-  $("join").replaceChildren(h("div", { class: "join-card" }, h("h1", {}, title), h("p", {}, detail)));
+function fail(title, detail, testid = "join-error") {
+  $("join").replaceChildren(h("div", { class: "join-card", role: "alert", "data-testid": testid },
+    h("div", { class: "brand" }, h("span", { class: "brand-mark" }), "Twin Studio"),
+    h("h1", {}, title), h("p", {}, detail)));
   $("join").hidden = false;
+}
+
+const BAD_LINK = "This invite link is not valid or has expired — ask the owner for a new link.";
+
+/** The token's expiry (unix seconds) read from its payload, or null; the server still checks it. */
+function tokenExpiry(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.exp === "number" ? payload.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Ask the server whether the token opens the room. Browsers hide a websocket's HTTP 401,
+ * so this REST call is how the page tells a bad link from a server that is down.
+ * Resolves to {ok: true}, {ok: false, code, message} (refused), or null (no answer).
+ */
+async function checkToken(room, token) {
+  const exp = tokenExpiry(token);
+  if (exp !== null && exp <= Date.now() / 1000) return { ok: false, code: "token_expired", message: "the link has expired" };
+  try {
+    const resp = await fetch(`/api/rooms/${encodeURIComponent(room)}`, { headers: { Authorization: `Bearer ${token}` } });
+    if (resp.ok) return { ok: true };
+    if (resp.status !== 401 && resp.status !== 403) return null;
+    const body = await resp.json().catch(() => ({}));
+    return { ok: false, code: body.code || "token_invalid", message: body.message || `refused (${resp.status})` };
+  } catch {
+    return null;
+  }
+}
+
+function refused(answer) {
+  fail("This invite link can't be used", `${BAD_LINK} (${answer.message})`, "link-error");
 }
 
 function askName() {
@@ -96,17 +134,42 @@ async function main() {
     return;
   }
   document.title = `${room} · Twin Studio`;
+  let verdict = await checkToken(room, token);
+  if (verdict && !verdict.ok) return refused(verdict);
   const name = await askName();
   const session = new StudioSession({ room, token, name });
+  // before each reconnect: stop for good once the link has expired or was never valid
+  session.authCheck = async () => {
+    const exp = tokenExpiry(token);
+    const expired = exp !== null && exp <= Date.now() / 1000;
+    // once the server has accepted the link, only its expiry can end it: no request
+    // (the server may be down: a failed fetch would only add noise)
+    if (verdict && verdict.ok && !expired) return null;
+    const answer = await checkToken(room, token);
+    if (answer) verdict = answer;
+    if (answer && !answer.ok) {
+      refused(answer);
+      return answer;
+    }
+    return null;
+  };
   const state = session.state;
   const app = {
     selected: null,
+    joint: null, // { root, token } when a joint of the twin's skeleton is picked
     edits: new SentEdits(),
     notify,
     select(path) {
       app.selected = path;
+      if (app.joint && app.joint.root !== path) app.joint = null;
       session.publish({ type: CLIENT.PRESENCE, selection: path ? [path] : [] });
       state.emit("select", { path });
+    },
+    /** Pick a joint of the skeleton under `root` (the twin): the twin is what others see selected. */
+    selectJoint(root, token) {
+      app.joint = token ? { root, token } : null;
+      if (app.selected !== root) app.select(root);
+      state.emit("joint", app.joint);
     },
     setDragging(what) {
       session.publish({ type: CLIENT.PRESENCE, dragging: what });
@@ -124,6 +187,7 @@ async function main() {
   mountOutliner($("outliner"), session, app);
   mountPresence($("presence"), session);
   mountInspector($("inspector"), session, app);
+  mountLayout($("layout"), session, app);
   mountComments($("comments"), session, app, viewfinder);
   mountTakes($("takes"), session, app);
   mountRenders($("renders"), session, app);

@@ -27,3 +27,21 @@ export function ago(unixSeconds) {
   if (s < 3600) return `${Math.round(s / 60)} min ago`;
   return new Date(unixSeconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
+
+/** A small padlock (SVG, so it shows without an emoji font); `open` for "unlocked". */
+export function lockIcon(open = false) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("class", "icon-lock");
+  svg.setAttribute("aria-hidden", "true");
+  const shackle = document.createElementNS(ns, "path");
+  shackle.setAttribute("d", open ? "M5 7V4.5a3 3 0 0 1 5.8-1" : "M5 7V4.5a3 3 0 0 1 6 0V7");
+  shackle.setAttribute("fill", "none");
+  shackle.setAttribute("stroke", "currentColor");
+  shackle.setAttribute("stroke-width", "1.6");
+  const body = document.createElementNS(ns, "rect");
+  Object.entries({ x: "3", y: "7", width: "10", height: "7.5", rx: "1.5", fill: "currentColor" }).forEach(([k, v]) => body.setAttribute(k, v));
+  svg.append(shackle, body);
+  return svg;
+}

@@ -158,8 +158,18 @@ export class RoomState {
         this.needsPrims = true; // a look brings other garments
         break;
       }
+      case OP.XFORM: {
+        // the stack the editor authors: translate, rotateXYZ (degrees), scale
+        const prim = this.know(op.path);
+        for (const [key, attr] of [["translate", "xformOp:translate"], ["rotate", "xformOp:rotateXYZ"], ["scale", "xformOp:scale"]]) {
+          if (!Array.isArray(op[key])) continue;
+          prim.attrs.set(attr, op[key]);
+          prim.attrSeq.set(attr, seq);
+        }
+        break;
+      }
       default:
-        this.know(op.path); // xform, pose: the prim exists; no inspector value here
+        this.know(op.path); // pose: the prim exists; joint values come from /poses
     }
   }
 

@@ -47,6 +47,7 @@ export class StudioSession {
     this.delay = 250;
     this.closing = false;
     this.fatal = null; // a final refusal
+    this.authCheck = null; // async () => null, or a refusal that ends reconnecting
   }
 
   onLink(fn) {
@@ -80,8 +81,18 @@ export class StudioSession {
       this.setLink(LINK.RECONNECTING);
       const wait = this.delay * (0.75 + Math.random() * 0.5); // jitter: not all at once
       this.delay = Math.min(this.delay * 2, 5000);
-      this.retry = setTimeout(() => this.connect(), wait);
+      this.retry = setTimeout(() => this.reconnect(), wait);
     };
+  }
+
+  async reconnect() {
+    const refused = this.authCheck ? await this.authCheck() : null;
+    if (refused) {
+      this.fatal = { type: SERVER.ERROR, code: refused.code, message: refused.message };
+      this.setLink(LINK.CLOSED);
+      return;
+    }
+    if (!this.closing) this.connect();
   }
 
   receive(msg) {
@@ -96,7 +107,36 @@ export class StudioSession {
       this.setLink(LINK.LIVE);
       for (const op of this.unacked.values()) this.ws.send(pack(op));
     }
+    if (msg.type === SERVER.LOCKS) this.settleLocks();
     if (msg.type === SERVER.ERROR && !settled) this.state.emit("notice", msg);
+  }
+
+  /** Resolve lock requests the room's new lock list fulfils (locks are not acknowledged). */
+  settleLocks() {
+    const me = this.state.member;
+    for (const [id, waiter] of this.pending) {
+      if (!waiter.lock) continue;
+      const held = this.state.locks.find((l) => l.path === waiter.lock.path);
+      if (waiter.lock.take ? held && me && held.user === me.user : !held) {
+        this.pending.delete(id);
+        waiter.resolve(held || null);
+      }
+    }
+  }
+
+  /**
+   * Take (`take` true) or release/break a soft lock on `path`. Resolves once the room's
+   * lock list says so; rejects with the refusal (locked, forbidden, not_locked, ...).
+   */
+  lock(path, take = true) {
+    const message = { type: take ? CLIENT.LOCK : CLIENT.UNLOCK, path, id: this.nextId() };
+    return new Promise((resolve, reject) => {
+      this.pending.set(message.id, { resolve, reject, lock: { path, take } });
+      if (!this.sendNow(message)) {
+        this.pending.delete(message.id);
+        reject(new StudioError("offline", "not connected: try again once the studio is live"));
+      }
+    });
   }
 
   /** Resolve or reject the request `msg` answers; true if it answered one. */

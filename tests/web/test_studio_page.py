@@ -1,129 +1,18 @@
 """The browser studio in real headless Chromium, against a real server and render node.
 
-Two browser users share the default room: Pia the owner and Cleo the reviewer. A
-Python "pipeline" client sets the review size and makes the first edit; a render node
-subprocess streams the pictures. Screenshots go to artifacts/web/.
+Two browser users share the default room: Pia the owner and Cleo the reviewer (fixtures
+in conftest.py). Screenshots go to artifacts/web/.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import REPO, VENV_BIN, ServerProcess, free_port, wait_until
-
-CHROMIUM = Path("/usr/bin/chromium")
-KEY = "/Studio/Lights/Key"
-ARTIFACTS = REPO / "artifacts" / "web"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WAIT_MS = 30_000
-
-
-@dataclass
-class User:
-    page: Any
-    errors: list[str] = field(default_factory=list)
-
-    def testid(self, name: str) -> Any:
-        return self.page.get_by_test_id(name)
-
-    def select(self, path: str) -> None:
-        self.testid("outliner").locator(f'[data-path="{path}"]').click()
-
-    def frame_seq(self) -> int:
-        return int(self.testid("viewfinder").get_attribute("data-frame-seq") or 0)
-
-
-@dataclass
-class Studio:
-    server: ServerProcess
-    pipeline: Any
-    owner: User
-    reviewer: User
-    browser: Any
-
-
-def _join(browser: Any, url: str, name: str) -> User:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    user = User(page)
-    page.on("console", lambda m: m.type == "error" and user.errors.append(m.text))
-    page.on("pageerror", lambda exc: user.errors.append(str(exc)))
-    page.goto(url)
-    user.testid("join-name").fill(name)
-    user.testid("join-submit").click()
-    expect(user.testid("connection-state")).to_have_text("Live")
-    return user
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    from playwright.sync_api import sync_playwright
-
-    from twinstudio.client import connect
-
-    tmp = tmp_path_factory.mktemp("web")
-    server = ServerProcess(tmp / "data", free_port()).start()
-    node_log = open(tmp / "render-node.log", "ab")  # noqa: SIM115
-    node = subprocess.Popen(
-        [str(VENV_BIN / "twinstudio"), "render-node", "--server", server.url, "--room", "default",
-         "--token", server.token("render"), "--name", "test node"],
-        stdout=node_log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYOPENGL_PLATFORM": os.environ.get("PYOPENGL_PLATFORM", "egl")},
-    )  # fmt: skip
-    pipeline = connect(server.url, room="default", token=server.token("owner"), name="pipeline")
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    try:
-        pipeline.set_review(width=320, height=180)
-        pipeline.next_frame(timeout=60)  # the node is up and rendering
-        invite = f"{server.url}/?room=default&token="
-        owner = _join(browser, invite + server.token("owner", name="Pia"), "Pia")
-        reviewer = _join(browser, invite + server.token("reviewer", name="Cleo"), "Cleo")
-        pipeline.set_light(KEY, intensity=20.0)  # the first edit: now both pages know the key
-        yield Studio(server, pipeline, owner, reviewer, browser)
-    finally:
-        browser.close()
-        pw.stop()
-        pipeline.close()
-        node.terminate()
-        try:
-            node.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
-        node_log.close()
-        server.stop()
-
-
-@pytest.fixture
-def users(studio: Studio) -> Iterator[Studio]:
-    """The studio, failing the test if either page logged a console error meanwhile."""
-    studio.owner.errors.clear()
-    studio.reviewer.errors.clear()
-    yield studio
-    assert studio.owner.errors == [] and studio.reviewer.errors == []
-
-
-def _shoot(user: User, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    user.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+from conftest import wait_until
+from web.pages import KEY, Studio, User, join, shoot
 
 
 def test_owner_edit_reaches_the_reviewer_and_a_drag_is_one_undo_step(users: Studio) -> None:
@@ -166,7 +55,7 @@ def test_owner_edit_reaches_the_reviewer_and_a_drag_is_one_undo_step(users: Stud
     assert dragged > 100
     merges = owner.page.evaluate("window.dragMerges")
     assert len(merges) >= 2 and len(set(merges)) == 1  # streamed while dragging, one merge id
-    _shoot(owner, "owner-after-drag")
+    shoot(owner, "owner-after-drag")
 
     owner.page.keyboard.press("Control+z")  # the whole drag goes back in one step
     expect(reviewer.testid("inspector-intensity")).to_have_text("42")
@@ -248,7 +137,7 @@ def test_reviewer_pins_a_comment_and_the_owner_sees_it_at_the_same_spot(users: S
     thread.get_by_test_id("reply-text").press("Enter")
     theirs = reviewer.testid("comments").locator(f'.thread[data-note-id="{note_id}"]')
     expect(theirs).to_contain_text("On it: raising the fill")
-    _shoot(reviewer, "reviewer-comment")
+    shoot(reviewer, "reviewer-comment")
     theirs.get_by_test_id("resolve").click()
     expect(thread.get_by_test_id("resolve")).to_have_text("Reopen")
     expect(owner.page.locator(f'.pins [data-note-id="{note_id}"]')).to_have_class(
@@ -285,7 +174,7 @@ def test_layouts_at_desktop_and_tablet_widths(users: Studio) -> None:
             assert overflow <= width
             frame = user.page.locator(".frame-box").bounding_box()
             assert frame["width"] > width * 0.4
-            _shoot(user, f"{name}-{width}x{height}")
+            shoot(user, f"{name}-{width}x{height}")
         user.page.set_viewport_size({"width": 1280, "height": 800})
     expect(users.owner.testid("presence")).to_contain_text("Cleo")
     expect(users.owner.testid("presence")).to_contain_text("test node")
@@ -293,9 +182,9 @@ def test_layouts_at_desktop_and_tablet_widths(users: Studio) -> None:
 
 def test_a_room_without_a_render_node_says_so(studio: Studio) -> None:
     token = studio.server.token("reviewer", room="empty", name="Ada")
-    user = _join(studio.browser, f"{studio.server.url}/?room=empty&token={token}", "Ada")
+    user = join(studio.browser, f"{studio.server.url}/?room=empty&token={token}", "Ada")
     expect(user.testid("viewfinder")).to_contain_text("No render node in this room")
-    _shoot(user, "no-render-node")
+    shoot(user, "no-render-node")
     user.page.context.close()
     assert user.errors == []
 
@@ -330,7 +219,7 @@ def test_lens_colour_and_review_camera_reach_the_other_page(users: Studio) -> No
     before = reviewer.testid("inspector-enable-color-temperature").inner_text()
     owner.testid("inspector-enable-color-temperature").click()
     expect(reviewer.testid("inspector-enable-color-temperature")).not_to_have_text(before)
-    _shoot(owner, "owner-light-inspector")
+    shoot(owner, "owner-light-inspector")
 
     owner.select(detail)
     for user in (owner, reviewer):
@@ -339,7 +228,7 @@ def test_lens_colour_and_review_camera_reach_the_other_page(users: Studio) -> No
     for user in (owner, reviewer):  # the render node follows: frames of the new camera
         expect(user.testid("viewfinder-camera")).to_contain_text("Detail")
     expect(owner.testid("make-review-camera")).to_be_disabled()
-    _shoot(reviewer, "reviewer-detail-camera")
+    shoot(reviewer, "reviewer-detail-camera")
     owner.select(hero)
     owner.testid("make-review-camera").click()
     for user in (owner, reviewer):
@@ -371,7 +260,7 @@ def test_owner_picks_a_wardrobe_look_and_the_reviewer_sees_it_until_undone(
     )
     assert reviewer.frame_seq() > before
     expect(look).to_have_value("evening")
-    _shoot(owner, "owner-wardrobe")
+    shoot(owner, "owner-wardrobe")
 
     owner.testid("undo").click()
     expect(reviewer.testid("inspector-variant-wardrobe")).to_have_text("studio_basics")
@@ -410,7 +299,7 @@ def test_owner_saves_compares_and_restores_a_take(users: Studio) -> None:
         ).click()
         row = user.testid("take-diff").locator(f'.diff-row[data-key="{KEY}.inputs:intensity"]')
         expect(row).to_have_text(re.compile(r"25\s*→\s*60"))
-    _shoot(owner, "owner-take-diff")
+    shoot(owner, "owner-take-diff")
 
     owner.testid("takes").locator('.take[data-take="soft"]').get_by_test_id("take-restore").click()
     expect(owner.testid("inspector-intensity")).to_have_value("25")
@@ -442,7 +331,7 @@ def test_owner_presses_the_shutter_and_the_render_reaches_the_gallery(users: Stu
     )
     assert image.evaluate("img => img.naturalWidth") == 256
     assert image.get_attribute("src").startswith("blob:")
-    _shoot(owner, "owner-renders")
+    shoot(owner, "owner-renders")
     for user in (owner, reviewer):
         user.testid("tab-comments").click()
 
@@ -505,5 +394,5 @@ def test_the_server_is_killed_and_restarted_and_both_pages_come_back_by_themselv
         timeout=60_000,
     )
     expect(reviewer.testid("frame-status")).to_have_text("Up to date")
-    _shoot(reviewer, "reviewer-after-server-restart")
+    shoot(reviewer, "reviewer-after-server-restart")
     assert owner.errors == [] and reviewer.errors == []

@@ -5,8 +5,9 @@
 // Colours: `inputs:color` is shown and edited as display values (each linear component
 // clamped to 0..1 and scaled to 0..255), without an sRGB transfer curve: simple, and the
 // value round-trips exactly through the colour well.
-import { h, leaf } from "../dom.js";
+import { h, leaf, lockIcon } from "../dom.js";
 import { CLIENT, OP, SERVER } from "../protocol.js";
+import { PosePanel } from "./pose.js";
 
 const LIGHT_FIELDS = [
   { attr: "inputs:intensity", label: "Intensity", min: 0, max: 200, step: 0.5, unit: "", testid: "intensity" },
@@ -28,7 +29,8 @@ const CAMERA_FIELDS = [
   { attr: "fStop", label: "f-stop", min: 0.7, max: 22, step: 0.1, unit: "f/", testid: "f-stop" },
   { attr: "focusDistance", label: "Focus distance", min: 0.1, max: 20, step: 0.01, unit: "m", testid: "focus-distance" },
 ];
-const VARIANT_LABELS = { wardrobe: "Wardrobe look" };
+const VARIANT_LABELS = { wardrobe: "Wardrobe look", set: "Set" };
+const BACKDROP_FIELD = { attr: "inputs:diffuseColor", label: "Backdrop colour", kind: "color", testid: "backdrop-color" };
 const SEND_EVERY_MS = 50; // while dragging: at most 20 edits a second
 
 function isLight(prim) {
@@ -85,10 +87,13 @@ export function mountInspector(root, session, app) {
   root.append(h("header", { class: "panel-head" }, h("h2", {}, "Inspector")), body);
   let controls = []; // {field, number, slider, readout, dragging}
   let shape = "";
+  const pose = new PosePanel(session, app);
+  pose.onChange = () => render();
 
   function field(path, f, editable) {
     const value = state.value(path, f.attr);
-    const c = { field: f, dragging: false, merge: null, timer: null, pending: null, inflight: 0 };
+    // `path`: the prim edited, which may not be the one selected (a set's backdrop shader)
+    const c = { field: f, path, dragging: false, merge: null, timer: null, pending: null, inflight: 0 };
     const label = h("label", { class: "field-label" }, f.label, f.unit ? h("span", { class: "unit" }, f.unit) : null);
     // while own edits are in flight, their echoes would drag the control back through
     // older values: the control keeps the value the user chose until the last ack
@@ -251,7 +256,7 @@ export function mountInspector(root, session, app) {
         syncVariant(c, prim);
         continue;
       }
-      const value = state.value(path, f.attr);
+      const value = state.value(c.path || path, f.attr);
       if (c.readout) {
         c.readout.textContent = display(f, value);
         if (c.swatch) c.swatch.style.background = Array.isArray(value) ? toHex(value) : "transparent";
@@ -280,6 +285,35 @@ export function mountInspector(root, session, app) {
     if (reviewTag) reviewTag.hidden = reviewCameraPath() !== path;
   }
 
+  /** The set whose backdrop the prim at `path` belongs to (from the layout listing). */
+  function backdropFor(path) {
+    if (!path) return null;
+    const under = (a, b) => a === b || a.startsWith(b + "/");
+    return (app.backdrops || []).find((b) => under(path, b.set) || under(b.set, path)) || null;
+  }
+
+  /** Who holds the prim's soft lock, and the button to take, release or break it. */
+  function lockRow(path, lock) {
+    const me = state.member;
+    const mine = Boolean(lock && me && lock.user === me.user);
+    const tag = lock ? h("span", { class: `tag tag-lock${mine ? " mine" : ""}`, "data-testid": "inspector-lock" },
+      lockIcon(), mine ? "Locked by you" : `Locked by ${lock.name}`) : null;
+    let action = null;
+    if (state.canEdit && (!lock || mine || state.role === "owner")) {
+      const take = !lock;
+      const label = take ? "Lock" : mine ? "Unlock" : "Break lock";
+      const target = take ? path : lock.path;
+      action = h("button", {
+        class: "btn tiny", "data-testid": "lock-toggle", title: take ? "Only you may change it until you unlock it" : "",
+        onclick: (e) => {
+          e.currentTarget.disabled = true;
+          session.lock(target, take).catch((err) => app.notify(err.message, "error")).finally(render);
+        },
+      }, lockIcon(take), label);
+    }
+    return tag || action ? h("div", { class: "lock-row" }, tag, action) : null;
+  }
+
   function reviewCameraPath() {
     return (state.review && state.review.camera) || state.reviewCamera;
   }
@@ -305,8 +339,10 @@ export function mountInspector(root, session, app) {
     const fieldsShown = groups.flatMap(([, fields]) => fields);
     const unknown = fieldsShown.length > 0 && state.value(path, fieldsShown[0].attr) === undefined;
     const vsets = variantSets(prim);
+    const backdrop = backdropFor(path);
     const key = [path, prim ? prim.type : "", groups.map(([t]) => t).join(","), vsets.map(([s]) => s).join(","),
-      state.role, lockedOut, unknown].join("|");
+      state.role, lockedOut, unknown, lock ? `${lock.path}:${lock.user}` : "", backdrop ? backdrop.shader : "",
+      pose.shapeKey(path)].join("|");
     if (key === shape) return sync();
     shape = key;
     controls = [];
@@ -322,9 +358,10 @@ export function mountInspector(root, session, app) {
       h("div", { class: "prim-path muted" }, path),
       prim.type ? h("span", { class: "tag" }, prim.type) : null,
       reviewTag,
-      lock ? h("span", { class: "tag tag-lock" }, `🔒 ${lock.name}`) : null,
+      lockRow(path, lock),
     );
-    if (!groups.length && !vsets.length) {
+    const poseSection = pose.section(path, editable);
+    if (!groups.length && !vsets.length && !backdrop && !poseSection) {
       body.replaceChildren(head, h("p", { class: "empty" }, "No properties of this prim are editable here yet."));
       return;
     }
@@ -333,6 +370,10 @@ export function mountInspector(root, session, app) {
     if (vsets.length) {
       sections.push(h("section", { class: "group" }, h("h3", {}, "Variants"),
         ...vsets.map(([set]) => variantField(path, set, editable))));
+    }
+    if (poseSection) sections.push(poseSection);
+    if (backdrop) {
+      sections.push(h("section", { class: "group" }, h("h3", {}, "Set"), field(backdrop.shader, BACKDROP_FIELD, editable)));
     }
     if (isCamera(prim) && state.canEdit) {
       reviewButton = h("button", { class: "btn", "data-testid": "make-review-camera", onclick: () => makeReviewCamera(path) }, "Make review camera");
@@ -347,7 +388,7 @@ export function mountInspector(root, session, app) {
   }
 
   state.subscribe((kind) => {
-    if ([SERVER.OP, SERVER.LOCKS, SERVER.SNAPSHOT, SERVER.STATE, SERVER.WELCOME, SERVER.SETTINGS, "select", "prims"].includes(kind)) render();
+    if ([SERVER.OP, SERVER.LOCKS, SERVER.SNAPSHOT, SERVER.STATE, SERVER.WELCOME, SERVER.SETTINGS, "select", "prims", "joint", "backdrops"].includes(kind)) render();
   });
   render();
 }

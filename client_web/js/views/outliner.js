@@ -1,6 +1,6 @@
 // The outliner: the prims this page knows, as a tree. Click to select; other members'
 // selections show as dots in their colour, locks as a padlock.
-import { h, leaf } from "../dom.js";
+import { h, leaf, lockIcon } from "../dom.js";
 import { SERVER } from "../protocol.js";
 
 function withAncestors(paths) {
@@ -40,7 +40,7 @@ export function mountOutliner(root, session, app) {
         },
           h("span", { class: "node-name" }, leaf(path)),
           prim && prim.type ? h("span", { class: "node-type muted" }, prim.type) : null,
-          lock ? h("span", { class: "lock", title: `Locked by ${lock.name}` }, "🔒") : null,
+          lock ? h("span", { class: "lock", title: `Locked by ${lock.name}` }, lockIcon()) : null,
           ...marks,
         );
         return item;

@@ -37,7 +37,9 @@ from twinstudio.rooms.journal import FsyncPolicy, Journal
 from twinstudio.rooms.room import Room
 from twinstudio.rooms.studio import Studio
 from twinstudio.rooms.types import Send
+from twinstudio.stage.posing import describe_poses
 from twinstudio.transport.outbound import OutboundQueue
+from twinstudio.transport.proxies import ProxyCache
 from twinstudio.transport.renders import (
     MAX_RENDER_BYTES,
     contact_sheet,
@@ -154,6 +156,7 @@ class StudioServer:
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
         self._commits: dict[str, GroupCommit] = {}
+        self._proxies = ProxyCache()  # the layout view's mesh proxies, per room and seq
         # trace(direction, conn, message): sees every decoded message in ("in") and out ("out")
         self.trace: Callable[[str, str, dict[str, Any]], None] | None = None
 
@@ -167,6 +170,8 @@ class StudioServer:
         app.router.add_get("/api/rooms/{room}", self.room_info)
         app.router.add_get("/api/rooms/{room}/members", self.members)
         app.router.add_get("/api/rooms/{room}/prims", self.prims)
+        app.router.add_get("/api/rooms/{room}/poses", self.poses)
+        app.router.add_get("/api/rooms/{room}/proxies", self.proxies)
         app.router.add_get("/api/rooms/{room}/export.{fmt}", self.export)
         app.router.add_get("/api/rooms/{room}/takes", self.takes)
         app.router.add_post("/api/rooms/{room}/takes", self.save_take)
@@ -417,6 +422,13 @@ class StudioServer:
         room, _ = self._room(request)
         return web.json_response({"members": [m.to_wire() for m in room.members.values()]})
 
+    async def poses(self, request: web.Request) -> web.Response:
+        """Posable skeletons: joints (rest, current rotation, limits) and pose presets, at seq."""
+        room, _ = self._room(request)
+        await self._durable(room, settle=True)
+        skeletons = describe_poses(room.room_stage.stage)
+        return web.json_response({"seq": room.seq, "skeletons": skeletons})
+
     async def prims(self, request: web.Request) -> web.Response:
         """The composed prim tree with scalar and vector attribute values, consistent at seq."""
         room, _ = self._room(request)
@@ -431,6 +443,16 @@ class StudioServer:
         return web.json_response(
             {"seq": room.seq, "review_camera": room.room_stage.review_camera(), "prims": listing}
         )
+
+    async def proxies(self, request: web.Request) -> web.Response:
+        """The layout view's mesh proxies (msgpack; see transport/proxies.py), at the room's seq.
+
+        Built on the loop, because the stage changes there; cached until the next edit.
+        """
+        room, _ = self._room(request)
+        await self._durable(room, settle=True)
+        data = self._proxies.packed(room.name, room.seq, room.room_stage.stage)
+        return web.Response(body=data, content_type="application/msgpack")
 
     async def takes(self, request: web.Request) -> web.Response:
         room, _ = self._room(request)
