@@ -150,6 +150,10 @@ REFUSED = [
         "asset_not_found",
     ),
     ({"op": "create", "path": "/Studio/Nope/P", "type": "Xform"}, "prim_not_found"),
+    (
+        {"op": "create", "path": "/Studio/Twin2", "type": "Xform", "reference": "twin/twin.usdc"},
+        "type_mismatch",
+    ),
     ({"op": "delete", "path": "/Studio"}, "op_not_allowed"),
     ({"op": "rename", "path": KEY, "name": "Main"}, "prim_from_shot"),
     (
@@ -277,6 +281,37 @@ def test_delete_of_a_shot_prim_deactivates_it(editor: StageEditor) -> None:
     assert info.value.code == "prim_not_found"
     editor.apply(inverse, trusted=True)
     assert editor.stage.GetPrimAtPath("/Studio/Lights/Rim").IsActive()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Studio/Set/Cyclorama",  # defined inside the shot's ``set`` variant
+        "/Studio/Set/Cyclorama/Cove",  # inside a reference, inside that variant
+    ],
+)
+def test_delete_of_a_prim_the_shot_brings_through_a_variant_or_reference(
+    editor: StageEditor, path: str
+) -> None:
+    inverse = apply(editor, {"op": "delete", "path": path})
+    assert not editor.stage.GetPrimAtPath(path).IsActive()
+    editor.apply(inverse, trusted=True)
+    assert editor.stage.GetPrimAtPath(path).IsActive()
+
+
+def test_a_referenced_asset_keeps_its_own_type(editor: StageEditor) -> None:
+    asset = Sdf.Layer.FindOrOpen(str(Path(editor.room_stage.library_root) / "twin/twin.usdc"))
+    asset_type = asset.GetPrimAtPath(asset.defaultPrim).typeName
+    inverse = apply(
+        editor, {"op": "create", "path": "/Studio/Twin2", "reference": "twin/twin.usdc"}
+    )
+    prim = editor.stage.GetPrimAtPath("/Studio/Twin2")
+    assert prim.GetTypeName() == asset_type  # a twin stays a SkelRoot, so it still skins
+    assert UsdSkel.Root(prim)
+    wire = to_wire(op_from_wire({"op": "create", "path": "/P", "reference": "twin/twin.usdc"}))
+    assert "type" not in wire  # the wire form leaves it out too
+    editor.apply(inverse, trusted=True)
+    assert not editor.stage.GetPrimAtPath("/Studio/Twin2")
 
 
 def test_xform_writes_the_standard_stack(editor: StageEditor) -> None:

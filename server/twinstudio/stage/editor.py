@@ -12,9 +12,10 @@ change, or raises :class:`OpRejected` and leaves the stage exactly as it was
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
-from pxr import Gf, Sdf, Tf, Usd, UsdGeom, UsdSkel
+from pxr import Gf, Pcp, Sdf, Tf, Usd, UsdGeom, UsdSkel
 
 from twinstudio.stage import policy, posing
 from twinstudio.stage.composition import EMPTY_LAYER, RoomStage
@@ -228,21 +229,41 @@ class StageEditor:
         if not trusted:
             policy.check_name(path.name)
             policy.check_structure_edit(parent, "create")
-            if op.type not in policy.CREATABLE_TYPES:
+            if op.reference is None and op.type not in policy.CREATABLE_TYPES:
                 raise OpRejected(
                     "type_not_allowed",
                     f"{op.type!r} can't be created; allowed: {', '.join(policy.CREATABLE_TYPES)}",
                 )
         if op.reference is not None:
-            self.library.resolve(op.reference)
+            self._check_asset_type(op)
         inverse = RestoreSpec(op.path, self._subtree(op.path))
         with Sdf.ChangeBlock():
             spec = Sdf.CreatePrimInLayer(self.layer, path)
             spec.specifier = Sdf.SpecifierDef
-            spec.typeName = op.type
-            if op.reference is not None:
+            # A referenced asset keeps its own type: an authored type would be the stronger
+            # opinion and could, say, turn a twin's SkelRoot into an Xform (no skinning).
+            if op.reference is None:
+                spec.typeName = op.type
+            else:
                 spec.referenceList.Append(Sdf.Reference("./" + op.reference.removeprefix("./")))
         return inverse
+
+    def _check_asset_type(self, op: CreatePrim) -> None:
+        assert op.reference is not None
+        target = self.library.resolve(op.reference)
+        layer = Sdf.Layer.FindOrOpen(str(target))
+        root = layer.GetPrimAtPath(layer.defaultPrim) if layer and layer.defaultPrim else None
+        if root is None:
+            raise OpRejected(
+                "asset_unusable",
+                f"asset {op.reference!r} has no default prim to reference: set its defaultPrim",
+            )
+        if op.type and op.type != root.typeName:
+            raise OpRejected(
+                "type_mismatch",
+                f"asset {op.reference!r} is a {root.typeName or 'typeless prim'}, not a "
+                f"{op.type}: leave 'type' out to take the asset's own type",
+            )
 
     def _delete(self, op: DeletePrim, trusted: bool) -> EditOp:
         prim = self._prim(op.path)
@@ -261,12 +282,22 @@ class StageEditor:
         return inverse
 
     def _room_owned(self, prim: Usd.Prim) -> bool:
-        """True when the shot has no opinion about ``prim``: the room created it."""
+        """True when the shot has no opinion about ``prim``: the room created it.
+
+        Opinions can also arrive through an ancestor's variant or reference (a set chosen by
+        the shot's ``set`` variant, a mesh inside the referenced twin): those belong to the
+        shot too, even though no layer of the stack has a spec at ``prim``'s own path.
+        """
         path = prim.GetPath()
-        return not any(
+        if any(
             layer.GetPrimAtPath(path)
             for layer in self.stage.GetLayerStack(includeSessionLayers=False)
             if layer != self.layer
+        ):
+            return False
+        return not any(
+            node.IsDueToAncestor() and node.hasSpecs
+            for node in _nodes(prim.GetPrimIndex().rootNode)
         )
 
     def _movable(self, op: RenamePrim | ReparentPrim, trusted: bool) -> Usd.Prim:
@@ -466,3 +497,10 @@ def _current_trs(
         (rot[2], rot[1], rot[0]),
         tuple(transform.GetScale()),
     )
+
+
+def _nodes(node: Pcp.NodeRef) -> Iterator[Pcp.NodeRef]:
+    """``node`` and every node below it in a prim index."""
+    yield node
+    for child in node.children:
+        yield from _nodes(child)

@@ -77,7 +77,11 @@ class SetTransform:
 
 @dataclass(frozen=True)
 class CreatePrim:
-    """Define a prim of an allowed ``type``, optionally referencing a library asset."""
+    """Define a prim of an allowed ``type``, or one referencing a library asset.
+
+    With a ``reference`` the prim takes the asset's own type (a twin stays a SkelRoot), so
+    ``type`` may be left empty; if given, it must match the asset's type.
+    """
 
     path: str
     type: str
@@ -199,6 +203,8 @@ def to_wire(op: EditOp) -> dict[str, Any]:
         value = getattr(op, name)
         if isinstance(value, tuple):
             value = list(value)
+        if name == "type" and value == "":  # a referenced create takes the asset's type
+            continue
         if value is not None or name in ("selection", "layer"):
             out[name] = value
     return out
@@ -312,7 +318,9 @@ def op_from_wire(d: object, *, allow_internal: bool = False, _depth: int = 0) ->
             raise OpRejected("malformed_op", "an xform op needs translate, rotate or scale")
         return op
     if kind == "create":
-        return CreatePrim(_prim_path(d), _str(d, "type"), _str(d, "reference", optional=True))
+        reference = _str(d, "reference", optional=True)
+        prim_type = _str(d, "type", optional=reference is not None, limit=64)
+        return CreatePrim(_prim_path(d), prim_type or "", reference)
     if kind == "delete":
         return DeletePrim(_prim_path(d))
     if kind == "rename":
