@@ -21,7 +21,7 @@ from pxr import Usd, UsdGeom, UsdSkel
 from conftest import STAGES, ServerProcess
 from twinstudio.stage.composition import RoomStage
 from twinstudio.stage.editor import StageEditor
-from twinstudio.stage.ops import SelectVariant, SetPose
+from twinstudio.stage.ops import DeletePrim, SelectVariant, SetPose
 from twinstudio.transport.proxies import (
     MESH_BUDGET,
     TOTAL_BUDGET,
@@ -162,7 +162,7 @@ def test_hidden_and_deactivated_prims_have_no_proxy(room_stage: RoomStage) -> No
     assert outside[0] not in by_path(builder.build(room_stage.stage))
     UsdGeom.Imageable(hidden).MakeVisible()
     model = room_stage.stage.GetPrimAtPath(outside[0]).GetParent()
-    model.SetActive(False)  # what deleting a shot prim does, authored in the edit layer
+    StageEditor(room_stage).apply(DeletePrim(str(model.GetPath())))  # a shot prim: deactivated
     left = set(by_path(builder.build(room_stage.stage)))
     assert not any(p.startswith(str(model.GetPath()) + "/") for p in left)
     assert left and left < paths
