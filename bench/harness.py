@@ -12,10 +12,14 @@ import platform
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
 
@@ -31,6 +35,20 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
+def summary(values: list[float]) -> dict[str, float]:
+    """n, mean, p50, p99 and max of some samples, in their unit (``{"n": 0}`` if none)."""
+    if not values:
+        return {"n": 0}
+    a = np.asarray(values, dtype=np.float64)
+    return {
+        "n": int(a.size),
+        "mean": float(a.mean()),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+    }
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError):
@@ -44,6 +62,20 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def twinstudio_command() -> list[str]:
+    """The ``twinstudio`` CLI of this venv (or ``python -m twinstudio.cli`` without one)."""
+    exe = Path(sys.executable).parent / "twinstudio"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "twinstudio.cli"]
+
+
+def spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in the repository, stdout and stderr to ``log_path``, no stdin."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
@@ -80,10 +112,10 @@ async def wait_healthy(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         while time.perf_counter() - start < timeout:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited early:\n{log_tail(log_path)}")
+                raise RuntimeError(f"{proc.args!r} exited early:\n{log_tail(log_path)}")
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with http.get(url) as resp:
                     if resp.status == 200:
                         return time.perf_counter() - start
             await asyncio.sleep(0.05)
-    raise RuntimeError(f"{proc.args} was not healthy after {timeout:.0f} s")
+    raise RuntimeError(f"{proc.args!r} was not healthy after {timeout:.0f} s")

@@ -11,7 +11,8 @@ One process runs the whole benchmark on the default shot (see bench/README.md):
    streamed frames/s, edit-to-frame latency (writer's send -> viewer's first frame that
    includes the edit, one process and one monotonic clock), and streamed fps / raw fps;
 3. **per-edit scene update** (in-process): ``StudioScene.sync()`` after a light, an
-   xform, a pose and a wardrobe edit, against a full ``StudioScene`` build;
+   xform, a one-joint pose, a pose preset (every joint) and a wardrobe edit, against the
+   light edit and a full ``StudioScene`` build;
 4. **final render** (in-process): ``StudioRenderer.render`` with supersampling, depth of
    field and shadows, plus the PNG encode, at ``--final-width`` x ``--final-height`` and
    at 1920x1080.
@@ -438,6 +439,7 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
     from pxr import Gf
 
     from twinstudio.render.scene import StudioScene
+    from twinstudio.stage import posing
     from twinstudio.stage.composition import RoomStage
     from twinstudio.stage.editor import StageEditor
     from twinstudio.stage.ops import op_from_wire
@@ -455,6 +457,7 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
     anim = room.stage.GetPrimAtPath(f"{TWIN}/Pose")
     joints = [str(j).rsplit("/", 1)[-1] for j in anim.GetAttribute("joints").Get()]
     rest = anim.GetAttribute("rotations").Get()[joints.index("upperarm_l")]
+    presets = [p.name for p in posing.presets(room.stage.GetPrimAtPath(TWIN))]
 
     def arm(k: int) -> list[float]:
         q = rest * Gf.Quatf(Gf.Rotation(Gf.Vec3d(0, 0, 1), 10.0 + 5.0 * (k % 8)).GetQuat())
@@ -467,8 +470,11 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
         "xform (move the twin)": lambda k: {
             "op": "xform", "path": TWIN, "translate": [0.01 * (k % 10), 0.0, 0.0],
         },
-        "pose (upperarm_l)": lambda k: {
+        "pose, one joint (upperarm_l)": lambda k: {
             "op": "pose", "path": TWIN, "rotations": {"upperarm_l": arm(k)},
+        },
+        "pose, preset (all joints)": lambda k: {
+            "op": "pose", "path": TWIN, "preset": presets[k % len(presets)],
         },
         "wardrobe switch": lambda k: {
             "op": "variant", "path": TWIN, "set": "wardrobe",
@@ -497,8 +503,10 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
     scene.close()
     out["edits"] = per_edit
     build = out["full_build_ms"]["p50"]
+    light = per_edit["light (Key intensity)"]["sync_ms"]["p50"]
     for v in per_edit.values():
         v["build_over_sync"] = harness.ratio(build, v["sync_ms"]["p50"])
+        v["sync_over_light"] = harness.ratio(v["sync_ms"]["p50"], light)
     return out
 
 
@@ -607,16 +615,19 @@ def table(report: dict[str, Any]) -> str:
         "(raw time of the frames streamed, by size / wall time)",
         "",
         f"3. Scene update per edit (StudioScene.sync, in-process, median of {a['sync_n']})",
-        f"  {'':26}{'sync ms':>9}{'build/sync':>12}  what sync did",
+        f"  {'':30}{'sync ms':>9}{'x light':>9}{'build/sync':>12}  what sync did",
     ]
     for name, e in sy["edits"].items():
         did = (
             f"{e['meshes_rebuilt']} meshes rebuilt, {e['nodes_moved']} nodes moved, "
             f"{e['lights_changed']} lights"
         )
-        lines.append(f"  {name:26}{e['sync_ms']['p50']:>9.2f}{e['build_over_sync']:>11.1f}x  {did}")
+        lines.append(
+            f"  {name:30}{e['sync_ms']['p50']:>9.2f}{e['sync_over_light']:>8.1f}x"
+            f"{e['build_over_sync']:>11.1f}x  {did}"
+        )
     lines.append(
-        f"  {'full StudioScene build':26}{sy['full_build_ms']['p50']:>9.2f}{1:>11.1f}x  "
+        f"  {'full StudioScene build':30}{sy['full_build_ms']['p50']:>9.2f}{'':>9}{1:>11.1f}x  "
         f"(median of {a['builds']})"
     )
     lines += [

@@ -123,10 +123,26 @@ def preset_rotations(animation: UsdSkel.Animation, name: str) -> tuple[tuple[str
     return tuple(out)
 
 
+# Limits and rest rotations live on the twin's read-only asset (a room can't edit the
+# Skeleton: it is the locked identity), so they are read once per set of specs that compose
+# the Skeleton, not on every pose op (that read was two thirds of a one-joint pose's cost).
+_LIMITS_CACHE: dict[tuple[tuple[str, str], ...], SkeletonLimits | None] = {}
+_LIMITS_CACHE_SIZE = 64
+
+
 def limits_of(animation: Usd.Prim) -> SkeletonLimits | None:
     """The joint limits that apply to edits of ``animation``: its skeleton's, or None."""
     skeleton = skeleton_of(animation)
-    return SkeletonLimits.of(skeleton) if skeleton else None
+    if not skeleton:
+        return None
+    key = tuple(
+        (spec.layer.identifier, str(spec.path)) for spec in skeleton.GetPrim().GetPrimStack()
+    )
+    if key not in _LIMITS_CACHE:
+        if len(_LIMITS_CACHE) >= _LIMITS_CACHE_SIZE:
+            _LIMITS_CACHE.clear()
+        _LIMITS_CACHE[key] = SkeletonLimits.of(skeleton)
+    return _LIMITS_CACHE[key]
 
 
 def is_bound(animation: Usd.Prim) -> bool:
