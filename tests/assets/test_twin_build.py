@@ -7,7 +7,6 @@ library rely on, and that rebuilding reproduces the assets committed in stages/t
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +26,7 @@ SKINNED = ("/Twin/Body", "/Twin/Eyes", "/Twin/Irises", "/Twin/Hair")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("twin")
-    start = time.perf_counter()
-    build_twin(out)
-    assert time.perf_counter() - start < 30.0, "the twin build got slow"
+    build_twin(out)  # its speed is measured by bench/twin_build.py, not asserted here
     return out
 
 
