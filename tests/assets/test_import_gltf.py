@@ -161,7 +161,7 @@ def test_the_asset_is_a_locked_studio_twin(imported: ImportReport) -> None:
     check = check_asset(root, kind="twin")
     assert check.skinned_meshes == 2 and check.joints == 3
     # Materials: the glTF factors as UsdPreviewSurface inputs.
-    shader = UsdShade.Shader(stage.GetPrimAtPath("/Arm/Materials/Gold/PreviewSurface"))
+    shader = UsdShade.Shader(stage.GetPrimAtPath("/Arm/Materials/Gold/Surface"))
     assert shader.GetInput("diffuseColor").Get() == Gf.Vec3f(1.0, 0.8, 0.2)
     assert shader.GetInput("metallic").Get() == 1.0
     assert shader.GetInput("roughness").Get() == pytest.approx(0.3)
@@ -189,7 +189,7 @@ def test_a_base_colour_texture_is_copied_next_to_the_asset(arm: Arm, tmp_path: P
     src = write(doc, blob, tmp_path / "textured.gltf")
     report = import_asset(src, out_dir=tmp_path / "twins", name="Textured")
     stage = Usd.Stage.Open(str(report.asset))
-    tex = UsdShade.Shader(stage.GetPrimAtPath("/Textured/Materials/Skin/BaseColor"))
+    tex = UsdShade.Shader(stage.GetPrimAtPath("/Textured/Materials/Skin/DiffuseTexture"))
     path = tex.GetInput("file").Get()
     assert (
         path.path.startswith("./textures/")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pxr import Gf, Usd, UsdSkel, Vt
 
+from assets.real_twin import TWIN, skeleton_of
 from twinstudio.assets.joint_limits import (
     GAME_ENGINE_LIMITS,
     LIMITS_KEY,
@@ -22,9 +23,6 @@ from twinstudio.assets.joint_limits import (
     read_limits,
     rest_rotations,
 )
-
-STAGES = Path(__file__).resolve().parents[2] / "stages"
-TWIN = STAGES / "twin" / "twin.usdc"
 
 
 def gf_quat(q: tuple[float, float, float, float]) -> Gf.Quatd:
@@ -120,7 +118,7 @@ def twin_stage() -> Usd.Stage:
 
 @pytest.fixture
 def rig(twin_stage: Usd.Stage) -> tuple[UsdSkel.Skeleton, dict[str, str]]:
-    skel = UsdSkel.Skeleton(next(p for p in twin_stage.Traverse() if p.IsA(UsdSkel.Skeleton)))
+    skel = skeleton_of(twin_stage)
     tokens = [str(t) for t in skel.GetJointsAttr().Get()]
     return skel, {t.rsplit("/", 1)[-1]: t for t in tokens}
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from pxr import Usd, UsdGeom, UsdSkel
 
+from assets.real_twin import TWIN, skeleton_of
+from conftest import STAGES
 from twinstudio.assets.joint_limits import SkeletonLimits
 from twinstudio.assets.poses import (
     Body,
@@ -19,8 +21,6 @@ from twinstudio.assets.poses import (
     mirror,
 )
 
-STAGES = Path(__file__).resolve().parents[2] / "stages"
-TWIN = STAGES / "twin" / "twin.usdc"
 LIBRARY = STAGES / "twin" / "poses.usda"
 SHOT = STAGES / "default_shot.usda"
 REQUIRED = {"a_pose", "relaxed", "contrapposto", "hand_on_hip", "walking", "leaning"}
@@ -34,10 +34,6 @@ def library() -> Usd.Stage:
 @pytest.fixture(scope="module")
 def twin() -> Usd.Stage:
     return Usd.Stage.Open(str(TWIN))
-
-
-def skeleton_of(stage: Usd.Stage) -> UsdSkel.Skeleton:
-    return UsdSkel.Skeleton(next(p for p in stage.Traverse() if p.IsA(UsdSkel.Skeleton)))
 
 
 def test_the_library_is_up_to_date(tmp_path: Path) -> None:

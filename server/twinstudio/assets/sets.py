@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pxr import Gf, Kind, Sdf, Usd, UsdGeom, UsdLux, UsdShade, Vt
+from pxr import Gf, Kind, Usd, UsdGeom, UsdLux, UsdShade, Vt
 
 from twinstudio.assets.authoring import (
     FloatArray,
     IntArray,
+    Surface,
     Vec3,
     add_boxes,
     author_mesh,
+    author_uvs,
     bind_material,
-    define_preview_material,
+    define_material,
     new_stage,
     set_doc,
     write_stage,
@@ -120,10 +122,8 @@ def cyclorama_mesh(
 
 def _sweep(stage: Usd.Stage, path: str, spec: CoveSpec, color: Vec3) -> UsdGeom.Mesh:
     points, normals, st, counts, indices = cyclorama_mesh(spec)
-    mesh = author_mesh(stage, path, points, normals, counts, indices, color)
-    UsdGeom.PrimvarsAPI(mesh).CreatePrimvar(
-        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex
-    ).Set(Vt.Vec2fArray.FromNumpy(np.round(st, 5).astype(np.float32)))
+    mesh = author_mesh(stage, path, points, counts, indices, normals=normals, display_color=color)
+    author_uvs(mesh, st, decimals=5)
     return mesh
 
 
@@ -154,7 +154,7 @@ def build_cyclorama(path: Path, spec: CoveSpec = CoveSpec()) -> None:
     )
     _mark_backdrop(root)
     mesh = _sweep(stage, "/Cyclorama/Cove", spec, BACKDROP_COLOR)
-    backdrop = define_preview_material(stage, "/Cyclorama/Materials/Backdrop", BACKDROP_COLOR, 0.9)
+    backdrop = define_material(stage, "/Cyclorama/Materials/Backdrop", Surface(BACKDROP_COLOR, 0.9))
     bind_material(mesh.GetPrim(), backdrop)
     write_stage(stage, path)
 
@@ -186,8 +186,8 @@ def build_paper(path: Path, spec: CoveSpec = PAPER_SWEEP) -> None:
     top = spec.height + 0.06
     half = spec.width / 2
     sweep = _sweep(stage, "/Paper/Sweep", spec, PAPER_COLOURS[DEFAULT_PAPER])
-    backdrop = define_preview_material(
-        stage, "/Paper/Materials/Backdrop", PAPER_COLOURS[DEFAULT_PAPER], 0.85
+    backdrop = define_material(
+        stage, "/Paper/Materials/Backdrop", Surface(PAPER_COLOURS[DEFAULT_PAPER], 0.85)
     )
     bind_material(sweep.GetPrim(), backdrop)
     roll = UsdGeom.Cylinder.Define(stage, "/Paper/Roll")
@@ -198,13 +198,15 @@ def build_paper(path: Path, spec: CoveSpec = PAPER_SWEEP) -> None:
     UsdGeom.XformCommonAPI(roll).SetTranslate(Gf.Vec3d(0.0, top, roll_z))
     bind_material(roll.GetPrim(), backdrop)
 
-    metal = define_preview_material(stage, "/Paper/Materials/Stand", (0.05, 0.05, 0.05), 0.4, 1.0)
+    metal = define_material(
+        stage, "/Paper/Materials/Stand", Surface((0.05, 0.05, 0.05), 0.4, metallic=1.0)
+    )
     stands = _stand(-half - 0.1, top, roll_z) + _stand(half + 0.1, top, roll_z)
     stands.append(
         ((-half - 0.1, top - 0.012, roll_z - 0.012), (half + 0.1, top + 0.012, roll_z + 0.012))
     )
     add_boxes(stage, "/Paper/Stands", stands, metal, (0.05, 0.05, 0.05))
-    floor = define_preview_material(stage, "/Paper/Materials/Floor", (0.16, 0.16, 0.17), 0.7)
+    floor = define_material(stage, "/Paper/Materials/Floor", Surface((0.16, 0.16, 0.17), 0.7))
     add_boxes(
         stage,
         "/Paper/Floor",
@@ -212,7 +214,7 @@ def build_paper(path: Path, spec: CoveSpec = PAPER_SWEEP) -> None:
         floor,
         (0.16, 0.16, 0.17),
     )
-    wall = define_preview_material(stage, "/Paper/Materials/Wall", (0.09, 0.09, 0.1), 0.9)
+    wall = define_material(stage, "/Paper/Materials/Wall", Surface((0.09, 0.09, 0.1), 0.9))
     add_boxes(
         stage, "/Paper/Wall", [((-6.0, 0.0, -4.2), (6.0, 5.0, -4.0))], wall, (0.09, 0.09, 0.1)
     )
@@ -267,7 +269,7 @@ def build_loft(path: Path, spec: LoftSpec = LoftSpec()) -> None:
     )
     x0, t, h = spec.side_x, spec.thickness, spec.height
     (wz0, wz1), (wy0, wy1) = spec.window_z, spec.window_y
-    wood = define_preview_material(stage, "/Loft/Materials/Floor", (0.42, 0.28, 0.16), 0.55)
+    wood = define_material(stage, "/Loft/Materials/Floor", Surface((0.42, 0.28, 0.16), 0.55))
     add_boxes(
         stage,
         "/Loft/Floor",
@@ -275,7 +277,7 @@ def build_loft(path: Path, spec: LoftSpec = LoftSpec()) -> None:
         wood,
         (0.42, 0.28, 0.16),
     )
-    plaster = define_preview_material(stage, "/Loft/Materials/Plaster", (0.8, 0.78, 0.74), 0.9)
+    plaster = define_material(stage, "/Loft/Materials/Plaster", Surface((0.8, 0.78, 0.74), 0.9))
     back = ((x0, 0.0, spec.back_z - t), (4.5, h, spec.back_z))
     side = [  # the window wall, around its opening
         ((x0 - t, 0.0, spec.back_z - t), (x0, h, wz0)),
@@ -284,8 +286,8 @@ def build_loft(path: Path, spec: LoftSpec = LoftSpec()) -> None:
         ((x0 - t, wy1, wz0), (x0, h, wz1)),
     ]
     add_boxes(stage, "/Loft/Walls", [back, *side], plaster, (0.8, 0.78, 0.74))
-    steel = define_preview_material(
-        stage, "/Loft/Materials/WindowFrame", (0.04, 0.04, 0.04), 0.5, 1.0
+    steel = define_material(
+        stage, "/Loft/Materials/WindowFrame", Surface((0.04, 0.04, 0.04), 0.5, metallic=1.0)
     )
     bar = 0.025
     mid_z = (wz0 + wz1) / 2
@@ -295,12 +297,12 @@ def build_loft(path: Path, spec: LoftSpec = LoftSpec()) -> None:
         for y in np.linspace(wy0, wy1, 4)[1:-1].round(3).tolist()
     ]
     add_boxes(stage, "/Loft/Window", mullions, steel, (0.04, 0.04, 0.04))
-    oak = define_preview_material(stage, "/Loft/Materials/Bench", (0.3, 0.19, 0.1), 0.5)
+    oak = define_material(stage, "/Loft/Materials/Bench", Surface((0.3, 0.19, 0.1), 0.5))
     bz0, bz1 = spec.back_z + 0.08, spec.back_z + 0.43
     bench = [((0.7, 0.42, bz0), (2.3, 0.47, bz1))]
     bench += [((x, 0.0, bz0 + 0.03), (x + 0.06, 0.42, bz1 - 0.03)) for x in (0.78, 2.16)]
     add_boxes(stage, "/Loft/Bench", bench, oak, (0.3, 0.19, 0.1))
-    pine = define_preview_material(stage, "/Loft/Materials/AppleBox", (0.66, 0.47, 0.3), 0.6)
+    pine = define_material(stage, "/Loft/Materials/AppleBox", Surface((0.66, 0.47, 0.3), 0.6))
     apple_box = ((-1.75, 0.0, -1.75), (-1.242, 0.305, -1.547))  # a full apple box, on end
     add_boxes(stage, "/Loft/AppleBox", [apple_box], pine, (0.66, 0.47, 0.3))
 

@@ -23,14 +23,22 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pxr import Usd
+from pxr import Usd, UsdShade
 
+from twinstudio.assets.authoring import (
+    Surface,
+    author_mesh,
+    author_skin,
+    author_uvs,
+    bind_material,
+    define_material,
+    write_stage,
+)
 from twinstudio.assets.importers.checks import AssetCheck, check_asset
 from twinstudio.assets.importers.gltf_animation import TIME_CODES_PER_SECOND, read_animation
 from twinstudio.assets.importers.gltf_data import GltfFile, item, load
 from twinstudio.assets.importers.gltf_mesh import MeshData, read_meshes
 from twinstudio.assets.importers.gltf_scene import build_skeleton, read_scene
-from twinstudio.assets.importers.materials import Surface, define_material, write_texture
 from twinstudio.assets.importers.publish import asset_file
 from twinstudio.assets.importers.report import (
     FEATURE_UNSUPPORTED,
@@ -38,12 +46,11 @@ from twinstudio.assets.importers.report import (
     Converted,
     ImportRefused,
 )
+from twinstudio.assets.importers.textures import write_texture
 from twinstudio.assets.importers.twin_asset import (
-    SkinnedMesh,
-    define_root,
+    new_asset,
     unique_name,
     write_animation,
-    write_mesh,
     write_skeleton,
 )
 from twinstudio.assets.importers.units import Normalisation
@@ -100,8 +107,7 @@ def _convert(
     meshes = read_meshes(f, scene, skel, norm, notes)
     animation = read_animation(f, scene, skel, notes)
 
-    stage = Usd.Stage.CreateNew(str(asset_dir / asset_file(name)))
-    root = define_root(stage, name, f.path.name, locked=True)
+    stage, root = new_asset(name, f.path.name, locked=True)
     roots = np.array([p < 0 for p in skel.parent])
     rest = _normalised_locals(skel.locals(scene.globals()), roots, norm)
     try:
@@ -133,8 +139,8 @@ def _convert(
     materials = _materials(f, stage, root, meshes, asset_dir, notes)
     used_names: set[str] = set()
     for m in meshes:
-        write_mesh(stage, root, _skinned_mesh(m, used_names, materials))
-    stage.GetRootLayer().Save()
+        _write_mesh(stage, root, m, unique_name(m.name, used_names), materials)
+    write_stage(stage, asset_dir / asset_file(name))
     renormalised = sum(m.renormalised for m in meshes)
     if renormalised:
         notes.append(f"renormalised the weights of {renormalised} vertices (sums 0.98-1.02)")
@@ -159,21 +165,34 @@ def _normalised_locals(locals_: F64, roots: NDArray[np.bool_], norm: Normalisati
     return out
 
 
-def _skinned_mesh(m: MeshData, used: set[str], materials: dict[int, str]) -> SkinnedMesh:
-    return SkinnedMesh(
-        name=unique_name(m.name, used),
-        points=m.points,
-        face_counts=np.full(len(m.face_indices) // 3, 3, dtype=np.int64),
-        face_indices=m.face_indices,
+def _write_mesh(
+    stage: Usd.Stage,
+    root: Usd.Prim,
+    m: MeshData,
+    name: str,
+    materials: dict[int, UsdShade.Material],
+) -> None:
+    """Author one primitive as ``<root>/<name>`` with the source's values as they are."""
+    counts = np.full(len(m.face_indices) // 3, 3, dtype=np.int64)
+    path = str(root.GetPath().AppendChild(name))
+    mesh = author_mesh(
+        stage,
+        path,
+        m.points,
+        counts,
+        m.face_indices,
         normals=m.normals,
-        st=m.st,
-        joint_indices=m.joint_indices,
-        joint_weights=m.joint_weights,
-        element_size=m.element_size,
-        rigid=m.rigid,
-        material=None if m.material is None else materials[m.material],
         double_sided=m.double_sided,
+        decimals=None,
     )
+    if m.st is not None:
+        author_uvs(mesh, m.st, decimals=None)
+    if m.joint_indices is not None and m.joint_weights is not None:
+        k = m.element_size
+        indices, weights = m.joint_indices.reshape(-1, k), m.joint_weights.reshape(-1, k)
+        author_skin(mesh, indices, weights, rigid=m.rigid)
+    if m.material is not None:
+        bind_material(mesh.GetPrim(), materials[m.material])
 
 
 def _materials(
@@ -183,17 +202,17 @@ def _materials(
     meshes: list[MeshData],
     asset_dir: Path,
     notes: list[str],
-) -> dict[int, str]:
-    """Define each material the meshes use; return glTF index -> Materials child name."""
-    names: dict[int, str] = {}
+) -> dict[int, UsdShade.Material]:
+    """Define each material the meshes use (under ``<root>/Materials``); return them by
+    glTF index."""
+    defined: dict[int, UsdShade.Material] = {}
     used: set[str] = set()
     for index in sorted({m.material for m in meshes if m.material is not None}):
         mat = item(f.doc.materials, index, "material")
         name = unique_name(str(mat.name or f"material{index}"), used)
         path = f"{root.GetPath()}/Materials/{name}"
-        define_material(stage, path, _surface(f, mat, name, asset_dir, notes))
-        names[index] = name
-    return names
+        defined[index] = define_material(stage, path, _surface(f, mat, name, asset_dir, notes))
+    return defined
 
 
 def _surface(f: GltfFile, mat: Any, name: str, asset_dir: Path, notes: list[str]) -> Surface:
@@ -213,13 +232,14 @@ def _surface(f: GltfFile, mat: Any, name: str, asset_dir: Path, notes: list[str]
     metallic = _get(pbr, "metallicFactor", None)
     roughness = _get(pbr, "roughnessFactor", None)
     return Surface(
-        base_color=(base[0], base[1], base[2]),
+        color=(base[0], base[1], base[2]),
         opacity=base[3] if mode != "OPAQUE" else 1.0,
         opacity_threshold=float(_get(mat, "alphaCutoff", None) or 0.5) if mode == "MASK" else 0.0,
         metallic=1.0 if metallic is None else float(metallic),
         roughness=1.0 if roughness is None else float(roughness),
         emissive=(emissive[0], emissive[1], emissive[2]),
         texture=texture,
+        texture_tint=True,
         texture_alpha=texture is not None and mode != "OPAQUE",
     )
 

@@ -20,18 +20,27 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pxr import Gf, Kind, Sdf, Usd, UsdGeom, UsdShade, UsdSkel, Vt
+from pxr import Kind, Usd, UsdGeom
 
+from twinstudio.assets.authoring import (
+    Surface,
+    author_mesh,
+    author_skin,
+    author_uvs,
+    bind_material,
+    define_material,
+    new_stage,
+    write_stage,
+)
 from twinstudio.assets.importers.autoskin import Body, Fit, fit_garment, load_body
 from twinstudio.assets.importers.checks import SIZE_LIMITS_M, AssetCheck, check_asset
-from twinstudio.assets.importers.materials import Surface, define_material
 from twinstudio.assets.importers.obj_reader import ObjMesh, read_obj
 from twinstudio.assets.importers.publish import asset_file
 from twinstudio.assets.importers.report import SIZE_IMPLAUSIBLE, Converted, ImportRefused
 from twinstudio.assets.importers.rest_pose import rest_meshes
 from twinstudio.assets.importers.units import Normalisation
 
-FABRIC = Surface(base_color=(0.55, 0.55, 0.58), roughness=0.85)
+FABRIC = Surface((0.55, 0.55, 0.58), roughness=0.85)
 _REST_TOLERANCE_M = 1e-4
 
 
@@ -70,42 +79,26 @@ def _check_size(points: np.ndarray) -> None:
 
 
 def _write(path: Path, name: str, src: Path, obj: ObjMesh, fit: Fit, body: Body) -> None:
-    stage = Usd.Stage.CreateNew(str(path))
-    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
-    root = UsdGeom.Xform.Define(stage, f"/{name}").GetPrim()
-    stage.SetDefaultPrim(root)
+    stage, root = new_stage(name, "Xform")
     Usd.ModelAPI(root).SetKind(Kind.Tokens.component)
     root.SetAssetInfo(
         {"name": name, "version": "1", "source": src.name, "fittedTo": body.path.name}
     )
     material = define_material(stage, f"/{name}/Materials/Fabric", FABRIC)
-    mesh = UsdGeom.Mesh.Define(stage, f"/{name}/{name}")
-    points = Vt.Vec3fArray.FromNumpy(fit.bind_points.astype(np.float32))
-    mesh.CreatePointsAttr(points)
-    mesh.CreateExtentAttr(UsdGeom.PointBased.ComputeExtent(points))
-    mesh.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(obj.face_counts.astype(np.int32)))
-    mesh.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(obj.face_indices.astype(np.int32)))
-    mesh.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
-    mesh.CreateDoubleSidedAttr(True)  # garments are open shells, seen from inside too
+    mesh = author_mesh(
+        stage,
+        f"/{name}/{name}",
+        fit.bind_points,
+        obj.face_counts,
+        obj.face_indices,
+        double_sided=True,
+        decimals=None,
+    )
     if obj.uvs is not None and obj.uv_indices is not None:
-        st = UsdGeom.PrimvarsAPI(mesh).CreatePrimvar(
-            "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.faceVarying
-        )
-        st.Set(Vt.Vec2fArray.FromNumpy(obj.uvs.astype(np.float32)))
-        st.SetIndices(Vt.IntArray.FromNumpy(obj.uv_indices.astype(np.int32)))
-    binding = UsdSkel.BindingAPI.Apply(mesh.GetPrim())
-    k = fit.indices.shape[1]
-    binding.CreateJointIndicesPrimvar(False, k).Set(
-        Vt.IntArray.FromNumpy(fit.indices.reshape(-1).astype(np.int32))
-    )
-    binding.CreateJointWeightsPrimvar(False, k).Set(
-        Vt.FloatArray.FromNumpy(fit.weights.reshape(-1).astype(np.float32))
-    )
-    binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
-    binding.CreateJointsAttr(Vt.TokenArray(body.joints))
-    UsdShade.MaterialBindingAPI.Apply(mesh.GetPrim()).Bind(material)
-    stage.GetRootLayer().Save()
+        author_uvs(mesh, obj.uvs, obj.uv_indices, decimals=None)
+    author_skin(mesh, fit.indices, fit.weights, body.joints)
+    bind_material(mesh.GetPrim(), material)
+    write_stage(stage, path)
 
 
 def _check_on_twin(path: Path, name: str, body: Body, points: np.ndarray) -> AssetCheck:

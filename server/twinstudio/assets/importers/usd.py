@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pxr import Ar, Kind, Sdf, Tf, Usd, UsdGeom, UsdSkel, UsdUtils, Vt
+from pxr import Ar, Sdf, Tf, Usd, UsdGeom, UsdSkel, UsdUtils, Vt
 
+from twinstudio.assets.authoring import set_studio_units
 from twinstudio.assets.importers.checks import AssetCheck, check_asset, check_influences
 from twinstudio.assets.importers.gltf_data import sniff
-from twinstudio.assets.importers.materials import write_texture
 from twinstudio.assets.importers.publish import asset_file
 from twinstudio.assets.importers.report import (
     FILE_MALFORMED,
@@ -40,7 +40,8 @@ from twinstudio.assets.importers.report import (
     ImportRefused,
 )
 from twinstudio.assets.importers.rest_pose import PREDICATE, TIME, gf_matrix
-from twinstudio.assets.importers.twin_asset import write_animation
+from twinstudio.assets.importers.textures import write_texture
+from twinstudio.assets.importers.twin_asset import new_asset, write_animation
 from twinstudio.assets.importers.units import Normalisation
 
 _USD_MAGIC = (b"#usda", b"PXR-USDC", b"PK\x03\x04")
@@ -76,8 +77,7 @@ def import_usd(
     renormalised = _renormalise(stage, root, notes)
     notes.extend(_bind_poses(stage, root))
     stage.SetDefaultPrim(root)
-    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
+    set_studio_units(stage)
     tcps = source.stage.GetTimeCodesPerSecond()
     stage.SetTimeCodesPerSecond(tcps)
     stage.SetFramesPerSecond(source.stage.GetFramesPerSecond())
@@ -150,11 +150,7 @@ def _open(src: Path) -> _Source:
 
 def _flatten(src: Path, source: _Source, name: str, norm: Normalisation) -> Sdf.Layer:
     """Compose the source's default prim at /<name>/Source/<prim> and flatten it."""
-    build = Usd.Stage.CreateInMemory()
-    root = UsdSkel.Root.Define(build, f"/{name}").GetPrim()
-    Usd.ModelAPI(root).SetKind(Kind.Tokens.component)
-    root.SetAssetInfo({"name": name, "version": "1", "source": src.name})
-    root.SetCustomData({"twinstudio:identity": "locked"})
+    build, _ = new_asset(name, src.name, locked=True)
     holder = UsdGeom.Xform.Define(build, f"/{name}/Source")
     if not norm.identity:
         holder.AddTransformOp().Set(gf_matrix(norm.matrix.T))

@@ -22,18 +22,19 @@ from pathlib import Path
 import numpy as np
 from pxr import Kind, Sdf, Usd, UsdGeom, UsdSkel, Vt
 
-from twinstudio.assets.joint_limits import author_limits
-from twinstudio.assets.mpfb.authoring import (
+from twinstudio.assets.authoring import (
     Surface,
     author_mesh,
     author_skin,
     author_uvs,
-    bind,
+    bind_material,
     define_material,
-    matrix,
+    dielectric,
     new_stage,
-    save,
+    usd_matrices,
+    write_stage,
 )
+from twinstudio.assets.joint_limits import author_limits
 from twinstudio.assets.mpfb.body import INFLUENCES, Part, TwinBody
 from twinstudio.assets.mpfb.rig import strongest_influences
 from twinstudio.assets.mpfb.skin_texture import SKIN as SKIN_TONE
@@ -41,10 +42,10 @@ from twinstudio.assets.wardrobe.shell import Garment
 
 IDENTITY_KEY = "twinstudio:identity"
 PARAMS_KEY = "twinstudio:identity:params"
-SKIN = Surface(color=SKIN_TONE, roughness=0.55, clearcoat=0.04, clearcoat_roughness=0.4)
-SCLERA = Surface(color=(0.78, 0.75, 0.72), roughness=0.25)
-IRIS = Surface(color=(0.075, 0.042, 0.026), roughness=0.15, clearcoat=1.0)
-HAIR = Surface(color=(0.03, 0.018, 0.011), roughness=0.45, clearcoat=0.25, clearcoat_roughness=0.35)
+SKIN = dielectric(SKIN_TONE, 0.55, clearcoat=0.04, clearcoat_roughness=0.4)
+SCLERA = dielectric((0.78, 0.75, 0.72), 0.25)
+IRIS = dielectric((0.075, 0.042, 0.026), 0.15, clearcoat=1.0)
+HAIR = dielectric((0.03, 0.018, 0.011), 0.45, clearcoat=0.25, clearcoat_roughness=0.35)
 IRIS_FRONTNESS = 0.8  # eye vertices this far forward (of the eye's radius) form the iris cap
 
 
@@ -114,23 +115,24 @@ def write_twin(
     skel = UsdSkel.Skeleton.Define(stage, "/Twin/Skel")
     skel.CreateJointsAttr(Vt.TokenArray(list(body.joint_tokens)))
     skel.CreateJointNamesAttr(Vt.TokenArray(list(body.joint_names)))
-    skel.CreateBindTransformsAttr(Vt.Matrix4dArray([matrix(m) for m in body.world]))
-    skel.CreateRestTransformsAttr(Vt.Matrix4dArray([matrix(m) for m in body.local]))
+    skel.CreateBindTransformsAttr(usd_matrices(body.world))
+    skel.CreateRestTransformsAttr(usd_matrices(body.local))
     skel.CreatePurposeAttr(UsdGeom.Tokens.guide)
     author_limits(skel)  # the pose library's joint limits, on the Skeleton
 
     stage.DefinePrim("/Twin/Materials", "Scope")
     body_mesh = _skinned_part(stage, "/Twin/Body", body, body.body, uvs=True)
-    bind(body_mesh.GetPrim(), define_material(stage, "/Twin/Materials/Skin", skin))
+    bind_material(body_mesh.GetPrim(), define_material(stage, "/Twin/Materials/Skin", skin))
     sclera, irises = split_irises(body)
     eyes = _skinned_part(stage, "/Twin/Eyes", body, sclera, uvs=False)
-    bind(eyes.GetPrim(), define_material(stage, "/Twin/Materials/Sclera", SCLERA))
+    bind_material(eyes.GetPrim(), define_material(stage, "/Twin/Materials/Sclera", SCLERA))
     iris = _skinned_part(stage, "/Twin/Irises", body, irises, uvs=False)
-    bind(iris.GetPrim(), define_material(stage, "/Twin/Materials/Iris", IRIS))
+    bind_material(iris.GetPrim(), define_material(stage, "/Twin/Materials/Iris", IRIS))
     if hair is not None:
-        hair_mesh = author_mesh(stage, "/Twin/Hair", hair.points, hair.counts, hair.indices)
-        hair_mesh.CreateDoubleSidedAttr(True)
+        hair_mesh = author_mesh(
+            stage, "/Twin/Hair", hair.points, hair.counts, hair.indices, double_sided=True
+        )
         author_skin(hair_mesh, *strongest_influences(hair.weights, INFLUENCES))
-        bind(hair_mesh.GetPrim(), define_material(stage, "/Twin/Materials/Hair", HAIR))
-    save(stage, path)
+        bind_material(hair_mesh.GetPrim(), define_material(stage, "/Twin/Materials/Hair", HAIR))
+    write_stage(stage, path)
     return stage

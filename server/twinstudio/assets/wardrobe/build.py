@@ -18,13 +18,13 @@ from pathlib import Path
 
 from pxr import Usd
 
-from twinstudio.assets.mpfb.authoring import (
+from twinstudio.assets.authoring import (
     author_mesh,
     author_skin,
-    bind,
+    bind_material,
     define_material,
     new_stage,
-    save,
+    write_stage,
 )
 from twinstudio.assets.mpfb.body import INFLUENCES, TwinBody
 from twinstudio.assets.mpfb.rig import strongest_influences
@@ -57,12 +57,16 @@ def write_wardrobe(body: TwinBody, path: Path, looks: Sequence[Look] = LOOKS) ->
             garment = clear_of_skin(figure, garment)
             worn.append(garment)
             mesh = author_mesh(
-                stage, f"{root}/{spec.name}", garment.points, garment.counts, garment.indices
+                stage,
+                f"{root}/{spec.name}",
+                garment.points,
+                garment.counts,
+                garment.indices,
+                double_sided=True,
             )
-            mesh.CreateDoubleSidedAttr(True)
             idx, w = strongest_influences(garment.weights, INFLUENCES)
             author_skin(mesh, idx, w)
             fabric = define_material(stage, f"{root}/Materials/{spec.name}Fabric", spec.fabric)
-            bind(mesh.GetPrim(), fabric)
-    save(stage, path)
+            bind_material(mesh.GetPrim(), fabric)
+    write_stage(stage, path)
     return stage

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from twinstudio.assets.mpfb.authoring import Surface
+from twinstudio.assets.authoring import Surface, dielectric
 from twinstudio.assets.wardrobe.regions import ARM, Figure, smoothstep
 from twinstudio.assets.wardrobe.shell import Garment, combine, fitted_shell
 from twinstudio.assets.wardrobe.skirt import SkirtCut, skirt
@@ -165,19 +165,17 @@ def shoes(f: Figure) -> Garment:
 
 # -- fabrics (linear RGB) --------------------------------------------------------------
 
-COTTON_WHITE = Surface(color=(0.80, 0.78, 0.74), roughness=0.85)
-POPLIN_WHITE = Surface(color=(0.85, 0.85, 0.84), roughness=0.7)
-DENIM_NAVY = Surface(color=(0.045, 0.06, 0.11), roughness=0.8)
-WOOL_CHARCOAL = Surface(color=(0.05, 0.05, 0.055), roughness=0.85)
-WOOL_CAMEL = Surface(color=(0.42, 0.27, 0.14), roughness=0.85)
-SATIN_WINE = Surface(
-    color=(0.22, 0.015, 0.035), roughness=0.6, clearcoat=0.15, clearcoat_roughness=0.4
-)
-LINEN_SKY = Surface(color=(0.42, 0.55, 0.68), roughness=0.9)
-COTTON_OCHRE = Surface(color=(0.55, 0.36, 0.08), roughness=0.85)
-LEATHER_BLACK = Surface(color=(0.02, 0.02, 0.02), roughness=0.45, clearcoat=0.3)
-LEATHER_TAN = Surface(color=(0.3, 0.16, 0.08), roughness=0.5, clearcoat=0.2)
-CANVAS_WHITE = Surface(color=(0.75, 0.75, 0.73), roughness=0.8)
+COTTON_WHITE = dielectric((0.80, 0.78, 0.74), 0.85)
+POPLIN_WHITE = dielectric((0.85, 0.85, 0.84), 0.7)
+DENIM_NAVY = dielectric((0.045, 0.06, 0.11), 0.8)
+WOOL_CHARCOAL = dielectric((0.05, 0.05, 0.055), 0.85)
+WOOL_CAMEL = dielectric((0.42, 0.27, 0.14), 0.85)
+SATIN_WINE = dielectric((0.22, 0.015, 0.035), 0.6, clearcoat=0.15, clearcoat_roughness=0.4)
+LINEN_SKY = dielectric((0.42, 0.55, 0.68), 0.9)
+COTTON_OCHRE = dielectric((0.55, 0.36, 0.08), 0.85)
+LEATHER_BLACK = dielectric((0.02, 0.02, 0.02), 0.45, clearcoat=0.3)
+LEATHER_TAN = dielectric((0.3, 0.16, 0.08), 0.5, clearcoat=0.2)
+CANVAS_WHITE = dielectric((0.75, 0.75, 0.73), 0.8)
 
 
 LOOKS: tuple[Look, ...] = (
