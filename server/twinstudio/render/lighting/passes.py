@@ -31,7 +31,8 @@ from twinstudio.render.lighting.programs import (  # noqa: E402
     set_uniforms,
 )
 
-# Texture units: material maps take 0-4 (in this order), shadow maps a unit of their own.
+# Texture units: material maps take 0-4 (in this order); a shadow map takes SHADOW_UNIT (raw
+# depths) and the unit after it (hardware comparison).
 _MATERIAL_MAPS = (
     (TexFlags.NORMAL, "normalTexture", "material.normal_texture"),
     (TexFlags.OCCLUSION, "occlusionTexture", "material.occlusion_texture"),
@@ -44,6 +45,7 @@ _MATERIAL_MAPS = (
     ),
 )
 SHADOW_UNIT = 7
+PENUMBRA_UNIT = SHADOW_UNIT + 2  # a light's blurred visibility (penumbra.py)
 # Blended surfaces with at least this opacity cast (full) shadows.
 SHADOW_OPACITY = 0.5
 

@@ -8,6 +8,7 @@ linear image the tests and HDR outputs use is exactly what was rendered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,14 +30,23 @@ MAX_BLUR_RADIUS = 0.03
 DOF_TILE = 16
 
 
+# Colour formats a target can have: internal format, pixel format.
+COLOR_FORMATS = {
+    "rgba32f": (GL.GL_RGBA32F, GL.GL_RGBA),
+    "r16f": (GL.GL_R16F, GL.GL_RED),
+}
+
+
 @dataclass
 class RenderTarget:
-    """A framebuffer of float RGBA colour textures, with an optional depth texture."""
+    """A framebuffer of float colour textures (RGBA32F unless ``color_format`` says which
+    of :data:`COLOR_FORMATS`), with an optional depth texture."""
 
     width: int
     height: int
     n_color: int = 1
     with_depth: bool = True
+    color_format: str = "rgba32f"
     fbo: int = 0
     colors: list[int] = field(default_factory=list)
     depth: int = 0
@@ -45,7 +55,7 @@ class RenderTarget:
         self.fbo = int(GL.glGenFramebuffers(1))
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
         for i in range(self.n_color):
-            tex = _texture(GL.GL_RGBA32F, GL.GL_RGBA, self.width, self.height)
+            tex = _texture(*COLOR_FORMATS[self.color_format], self.width, self.height)
             GL.glFramebufferTexture2D(
                 GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0 + i, GL.GL_TEXTURE_2D, tex, 0
             )
@@ -63,7 +73,7 @@ class RenderTarget:
             self.delete()
             raise RuntimeError(
                 f"float framebuffer {self.width}x{self.height} is incomplete (status {status:#x}); "
-                "the GL driver must support RGBA32F render targets (GL 3.3+)"
+                f"the GL driver must support {self.color_format} render targets (GL 3.3+)"
             )
 
     def bind(self) -> None:
@@ -102,21 +112,39 @@ class FramePost:
         self._vao = int(GL.glGenVertexArrays(1))
 
     def target(
-        self, role: str, width: int, height: int, n_color: int = 1, depth: bool = True
+        self,
+        role: str,
+        width: int,
+        height: int,
+        n_color: int = 1,
+        depth: bool = True,
+        color_format: str = "rgba32f",
     ) -> RenderTarget:
         """The ``role`` target at this size, made (or remade) on demand."""
         t = self._targets.get(role)
-        if t is None or (t.width, t.height, t.n_color, t.with_depth) != (
-            width,
-            height,
-            n_color,
-            depth,
-        ):
+        shape = (width, height, n_color, depth, color_format)
+        if t is None or (t.width, t.height, t.n_color, t.with_depth, t.color_format) != shape:
             if t is not None:
                 t.delete()
-            t = RenderTarget(width, height, n_color, depth)
+            t = RenderTarget(width, height, n_color, depth, color_format)
             self._targets[role] = t
         return t
+
+    def fullscreen(
+        self,
+        fragment: str,
+        out: RenderTarget,
+        textures: dict[str, int],
+        uniforms: dict[str, Any],
+        defines: dict[str, int] | None = None,
+    ) -> None:
+        """Run the full-screen pass ``fragment`` (a file in ``shaders/``) into ``out``, with
+        ``textures`` (sampler name -> 2D texture) on units 0, 1, ..."""
+        program = self._programs.get_program("fullscreen.vert", fragment, defines=defines)
+        program._bind()
+        self._bind_textures(program, textures)
+        set_uniforms(program, uniforms)
+        self._draw(out)
 
     def delete(self) -> None:
         for t in self._targets.values():

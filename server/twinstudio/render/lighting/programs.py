@@ -67,16 +67,33 @@ class StudioProgram(ShaderProgram):  # type: ignore[misc]  # pyrender is untyped
         self._program_id = program
 
     def _load(self, shader_filename: str) -> str:
-        text = Path(shader_filename).read_text()
-        version, _, body = text.partition("\n")
+        path = Path(shader_filename)
+        version, _, body = path.read_text().partition("\n")
         header = "".join(f"#define {k} {v}\n" for k, v in sorted(self.defines.items()))
-        return f"{version}\n{header}#line 2\n{body}"
+        return f"{version}\n{header}#line 2 0\n{_expand_includes(body, path.parent, 2)}"
 
     @property
     def program_id(self) -> int:
         if self._program_id is None:
             raise ValueError("the program is not in a GL context yet")
         return int(self._program_id)
+
+
+def _expand_includes(body: str, folder: Path, first_line: int) -> str:
+    """Replace each ``#include "name"`` line by that file of ``folder`` (one level deep).
+
+    GLSL 3.30 has no includes. ``#line`` directives keep compiler messages pointing at the
+    right line: source string 1 is the included file, 0 the including one.
+    """
+    out: list[str] = []
+    for number, line in enumerate(body.split("\n"), start=first_line):
+        stripped = line.strip()
+        if stripped.startswith("#include"):
+            name = stripped.removeprefix("#include").strip().strip('"')
+            out += ["#line 1 1", (folder / name).read_text().rstrip("\n"), f"#line {number + 1} 0"]
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 class StudioProgramCache(ShaderProgramCache):  # type: ignore[misc]

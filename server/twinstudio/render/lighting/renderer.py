@@ -3,8 +3,9 @@
 A render is a short pipeline, all in float until the very end:
 
 1. base pass: depth, coverage, emissive surfaces and the uniform dome (``surface.frag``);
-2. one additive pass per light, after that light's shadow map, so any number of lights of
-   any kind (rect, disk, sphere, cylinder, distant) are lit and shadowed;
+2. one additive pass per light, after that light's shadow map (and its penumbra mask,
+   ``penumbra.py``), so any number of lights of any kind (rect, disk, sphere, cylinder,
+   distant) are lit and shadowed;
 3. blended surfaces: the nearest one per pixel, lit the same way in a layer of its own;
 4. resolve: ``supersample`` x ``supersample`` box filter in linear light, front layer over;
 5. optional thin-lens depth of field (``post.py``);
@@ -39,18 +40,38 @@ import pyrender  # noqa: E402
 from OpenGL import GL  # noqa: E402
 
 from twinstudio.render.lighting.passes import (  # noqa: E402
+    PENUMBRA_UNIT,
     SHADOW_UNIT,
     SurfaceDraw,
     SurfacePasses,
     scene_bounds,
 )
+from twinstudio.render.lighting.penumbra import PenumbraMask  # noqa: E402
 from twinstudio.render.lighting.post import FramePost, RenderTarget  # noqa: E402
 from twinstudio.render.lighting.shadows import ShadowMaps  # noqa: E402
 
 KIND_CODES = {"distant": 0, "sphere": 1, "rect": 2, "disk": 3, "cylinder": 4}
-# Shadow taps per side (blocker search and filter each take side^2 per pixel), by supersample
-# factor: supersampled frames average k^2 differently jittered estimates per output pixel.
-SHADOW_TAPS = {1: 6, 2: 5, 3: 4, 4: 3}
+
+
+@dataclass(frozen=True)
+class ShadowQuality:
+    """How soft shadows are sampled per (sub)pixel: blocker-search and filter taps, and the
+    widest penumbra blur in (sub)pixels (0: no screen-space blur)."""
+
+    search_taps: int
+    filter_taps: int
+    max_blur: int
+
+
+# By supersample factor. A supersampled frame also averages k^2 differently shifted
+# estimates per output pixel, so it needs fewer taps per subpixel; its blur radius is in
+# subpixels (at most penumbra.TILE).
+SHADOW_QUALITY = {
+    1: ShadowQuality(search_taps=16, filter_taps=16, max_blur=6),
+    2: ShadowQuality(search_taps=12, filter_taps=12, max_blur=8),
+    3: ShadowQuality(search_taps=8, filter_taps=12, max_blur=8),
+    4: ShadowQuality(search_taps=8, filter_taps=8, max_blur=8),
+}
 MAX_SUPERSAMPLE = 4
 
 
@@ -139,6 +160,7 @@ class StudioRenderer:
             self._passes = SurfacePasses()
             self._shadows = ShadowMaps()
             self._post = FramePost(self._passes.programs)
+            self._penumbra = PenumbraMask(self._post)
         finally:
             self._platform.make_uncurrent()
 
@@ -229,20 +251,35 @@ class StudioRenderer:
 
         casters = [d for d in draws if d.casts_shadow]
         bounds = scene_bounds(draws)
+        quality = SHADOW_QUALITY[k]
         for emitter in lighting.emitters:
             defines, uniforms = self._shadow_pass(emitter, draws, casters, bounds, settings, view)
             defines |= {
                 "STUDIO_LIGHT_PASS": 1,
                 "LIGHT_KIND": KIND_CODES[emitter.kind],
-                "SHADOW_TAPS": SHADOW_TAPS[k],
+                "SHADOW_SEARCH_TAPS": quality.search_taps,
+                "SHADOW_FILTER_TAPS": quality.filter_taps,
             }
             uniforms |= common | light_uniforms(emitter)
-            for target, surfaces in ((main, opaque), (front, blended)):
+            masked = defines, uniforms
+            shadowed = "SHADOW_CUBE" in defines or "SHADOW_ORTHO" in defines
+            if shadowed and opaque and quality.max_blur > 0:
+                texture = self._penumbra.draw(
+                    self._passes, opaque, defines, uniforms, main, view, quality.max_blur
+                )
+                GL.glActiveTexture(GL.GL_TEXTURE0 + PENUMBRA_UNIT)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
+                masked = defines | {"SHADOW_MASK": 1}, uniforms | {"shadow_mask": PENUMBRA_UNIT}
+            for target, surfaces, (pass_defines, pass_uniforms) in (
+                (main, opaque, masked),
+                (front, blended, (defines, uniforms)),
+            ):
                 if target is None or not surfaces:
                     continue
                 target.bind()
                 self._light_state()
-                self._passes.draw_surfaces(surfaces, defines, uniforms)
+                self._passes.draw_surfaces(surfaces, pass_defines, pass_uniforms)
+        self._shadows.unbind(SHADOW_UNIT)
         self._base_state()
 
         resolved = self._post.resolve(main, front, k, view)
@@ -267,17 +304,21 @@ class StudioRenderer:
         if not (settings.shadows and emitter.casts_shadow and casters):
             return {}, {}
         size = shadow_map_size(view.width, view.height)
+        samplers = {"shadow_depth": SHADOW_UNIT, "shadow_test": SHADOW_UNIT + 1}
         if emitter.is_local:
             cube = self._shadows.render_cube(self._passes, draws, emitter, size, bounds)
-            GL.glActiveTexture(GL.GL_TEXTURE0 + SHADOW_UNIT)
-            GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, cube.texture)
-            return {"SHADOW_CUBE": 1}, {"shadow_map": SHADOW_UNIT, "shadow_texel": cube.texel}
+            self._shadows.bind(GL.GL_TEXTURE_CUBE_MAP, cube.texture, SHADOW_UNIT)
+            return {"SHADOW_CUBE": 1}, {
+                **samplers,
+                "shadow_texel": cube.texel,
+                "shadow_range": cube.range,
+            }
         flat = self._shadows.render_ortho(self._passes, draws, emitter, min(2 * size, 4096), bounds)
-        GL.glActiveTexture(GL.GL_TEXTURE0 + SHADOW_UNIT)
-        GL.glBindTexture(GL.GL_TEXTURE_2D, flat.texture)
+        self._shadows.bind(GL.GL_TEXTURE_2D, flat.texture, SHADOW_UNIT)
         return {"SHADOW_ORTHO": 1}, {
-            "shadow_map": SHADOW_UNIT,
+            **samplers,
             "shadow_texel": flat.texel,
+            "shadow_range": flat.range,
             "shadow_origin": flat.origin,
             "shadow_half_extent": flat.half_extent,
         }

@@ -1,9 +1,10 @@
 """Shadow maps: a distance cube per local light, an orthographic depth map per distant light.
 
 Lights are drawn one pass at a time, so one cube and one 2D map serve every light in turn.
-Maps store metres, not window depth: the cube holds the distance from the light's centre to
-the nearest caster, the 2D map the depth along the light's direction past the shadow box's
-near face. The light pass filters them (PCSS sized by the emitter, see ``surface.frag``).
+Maps store metres (over a range), not window depth: the cube holds the distance from the
+light's centre to the nearest caster, the 2D map the depth along the light's direction past
+the shadow box's near face. The light pass filters them (PCSS sized by the emitter, see
+``shaders/soft_shadows.glsl``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from OpenGL import GL  # noqa: E402
 from twinstudio.render.lighting.passes import SurfaceDraw, SurfacePasses  # noqa: E402
 
 Matrix = npt.NDArray[np.float64]
-FAR_AWAY = 1.0e30  # cleared value: nothing in the way
 
 # GL cube faces +X -X +Y -Y +Z -Z: looking direction and up vector of each face's camera
 _CUBE_FACES = (
@@ -85,6 +85,7 @@ def face_needed(emitter: Emitter, forward: npt.ArrayLike, corners: npt.ArrayLike
 class CubeShadow:
     texture: int
     texel: float  # 2 / face size: a texel's size over its distance at a face centre
+    range: float  # metres per unit of stored depth
 
 
 @dataclass(frozen=True)
@@ -93,30 +94,69 @@ class OrthoShadow:
     origin: npt.NDArray[np.float64]
     half_extent: float
     texel: float  # metres
+    range: float  # metres per unit of stored depth
 
 
 class ShadowMaps:
-    """The shared shadow textures and the framebuffer that renders them."""
+    """The shared shadow depth textures, the framebuffer that renders them, and the two
+    samplers the light pass reads them through.
+
+    Maps are ``DEPTH_COMPONENT32F`` textures holding metres / ``range``. The light pass reads
+    each through two texture units (:meth:`bind`): raw depths for the blocker search, and
+    hardware comparison with bilinear filtering (4 texels per tap) for the filter.
+    """
 
     def __init__(self) -> None:
         self._fbo = int(GL.glGenFramebuffers(1))
         self._cube = 0
         self._cube_size = 0
-        self._cube_depth = 0
         self._flat = 0
         self._flat_size = 0
-        self._flat_depth = 0
+        self._depth_sampler, self._test_sampler = (int(s) for s in GL.glGenSamplers(2))
+        for sampler, compare in ((self._depth_sampler, False), (self._test_sampler, True)):
+            filtering = GL.GL_LINEAR if compare else GL.GL_NEAREST
+            for pname, value in (
+                (GL.GL_TEXTURE_MIN_FILTER, filtering),
+                (GL.GL_TEXTURE_MAG_FILTER, filtering),
+                (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_BORDER),
+                (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_BORDER),
+                (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_BORDER),
+                (
+                    GL.GL_TEXTURE_COMPARE_MODE,
+                    GL.GL_COMPARE_REF_TO_TEXTURE if compare else GL.GL_NONE,
+                ),
+                (GL.GL_TEXTURE_COMPARE_FUNC, GL.GL_LEQUAL),
+            ):
+                GL.glSamplerParameteri(sampler, pname, value)
+            # outside an orthographic map: nothing in the way
+            GL.glSamplerParameterfv(sampler, GL.GL_TEXTURE_BORDER_COLOR, np.ones(4, np.float32))
 
     def delete(self) -> None:
-        if self._cube:
-            GL.glDeleteTextures([self._cube])
-        if self._flat:
-            GL.glDeleteTextures([self._flat])
-        rbs = [rb for rb in (self._cube_depth, self._flat_depth) if rb]
-        if rbs:
-            GL.glDeleteRenderbuffers(len(rbs), rbs)
+        textures = [t for t in (self._cube, self._flat) if t]
+        if textures:
+            GL.glDeleteTextures(textures)
+        GL.glDeleteSamplers(2, [self._depth_sampler, self._test_sampler])
         GL.glDeleteFramebuffers(1, [self._fbo])
-        self._cube = self._flat = self._cube_depth = self._flat_depth = 0
+        self._cube = self._flat = 0
+
+    def bind(self, target: int, texture: int, unit: int) -> None:
+        """Bind ``texture`` for the light pass: raw depths on ``unit``, compared on ``unit + 1``.
+
+        Call :meth:`unbind` with the same unit when the light passes are done.
+        """
+        for i, sampler in enumerate((self._depth_sampler, self._test_sampler)):
+            GL.glActiveTexture(GL.GL_TEXTURE0 + unit + i)
+            GL.glBindTexture(target, texture)
+            GL.glBindSampler(unit + i, sampler)
+        # bilinear taps near a cube face's edge read across it
+        GL.glEnable(GL.GL_TEXTURE_CUBE_MAP_SEAMLESS)
+
+    @staticmethod
+    def unbind(unit: int) -> None:
+        """Give ``unit`` and ``unit + 1`` back their textures' own sampling state."""
+        for i in range(2):
+            GL.glBindSampler(unit + i, 0)
+        GL.glDisable(GL.GL_TEXTURE_CUBE_MAP_SEAMLESS)
 
     def render_cube(
         self,
@@ -136,27 +176,29 @@ class ShadowMaps:
         near = min(max(far * 1e-5, 1e-3), 0.01)
         proj = perspective(math.pi / 2.0, 1.0, near, far)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
-        GL.glFramebufferRenderbuffer(
-            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER, self._cube_depth
-        )
         self._begin(size)
         for i, (forward, up) in enumerate(_CUBE_FACES):
             GL.glFramebufferTexture2D(
                 GL.GL_FRAMEBUFFER,
-                GL.GL_COLOR_ATTACHMENT0,
+                GL.GL_DEPTH_ATTACHMENT,
                 GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + i,
                 self._cube,
                 0,
             )
-            GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+            GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
             if not face_needed(emitter, forward, corners - pos):
                 continue
             passes.draw_casters(
                 draws,
                 {"SHADOW_CUBE": 1},
-                {"V": look_at(pos, forward, up), "P": proj, "light_position": pos},
+                {
+                    "V": look_at(pos, forward, up),
+                    "P": proj,
+                    "light_position": pos,
+                    "shadow_range": far,
+                },
             )
-        return CubeShadow(texture=self._cube, texel=2.0 / size)
+        return CubeShadow(texture=self._cube, texel=2.0 / size, range=far)
 
     def render_ortho(
         self,
@@ -177,14 +219,11 @@ class ShadowMaps:
         view[0, :3], view[1, :3], view[2, :3] = x, y, -axis
         view[:3, 3] = -view[:3, :3] @ origin
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
-        GL.glFramebufferRenderbuffer(
-            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER, self._flat_depth
-        )
         GL.glFramebufferTexture2D(
-            GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, self._flat, 0
+            GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_2D, self._flat, 0
         )
         self._begin(size)
-        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
         passes.draw_casters(
             draws,
             {"SHADOW_ORTHO": 1},
@@ -193,53 +232,33 @@ class ShadowMaps:
                 "P": orthographic(half, 0.0, 2.0 * half),
                 "shadow_origin": origin,
                 "light_axis": axis,
+                "shadow_range": 2.0 * half,
             },
         )
         return OrthoShadow(
-            texture=self._flat, origin=origin, half_extent=half, texel=2.0 * half / size
+            texture=self._flat,
+            origin=origin,
+            half_extent=half,
+            texel=2.0 * half / size,
+            range=2.0 * half,
         )
 
     def _begin(self, size: int) -> None:
         GL.glViewport(0, 0, size, size)
-        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
-        GL.glClearColor(FAR_AWAY, FAR_AWAY, FAR_AWAY, FAR_AWAY)
-        GL.glClearDepth(1.0)
+        GL.glDrawBuffer(GL.GL_NONE)  # depth only
+        GL.glReadBuffer(GL.GL_NONE)
+        GL.glClearDepth(1.0)  # = shadow_range: nothing in the way
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDisable(GL.GL_BLEND)
-        GL.glColorMask(GL.GL_TRUE, GL.GL_TRUE, GL.GL_TRUE, GL.GL_TRUE)
 
     def _ensure_cube(self, size: int) -> None:
         if self._cube and self._cube_size == size:
             return
         if self._cube:
             GL.glDeleteTextures([self._cube])
-            GL.glDeleteRenderbuffers(1, [self._cube_depth])
-        self._cube = int(GL.glGenTextures(1))
-        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, self._cube)
-        for i in range(6):
-            GL.glTexImage2D(
-                GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + i,
-                0,
-                GL.GL_R32F,
-                size,
-                size,
-                0,
-                GL.GL_RED,
-                GL.GL_FLOAT,
-                None,
-            )
-        for pname, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST),
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
-            (GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_CUBE_MAP, pname, value)
-        GL.glBindTexture(GL.GL_TEXTURE_CUBE_MAP, 0)
-        self._cube_depth = self._depth_buffer(size)
+        self._cube = _depth_texture(GL.GL_TEXTURE_CUBE_MAP, size)
         self._cube_size = size
 
     def _ensure_flat(self, size: int) -> None:
@@ -247,30 +266,32 @@ class ShadowMaps:
             return
         if self._flat:
             GL.glDeleteTextures([self._flat])
-            GL.glDeleteRenderbuffers(1, [self._flat_depth])
-        self._flat = int(GL.glGenTextures(1))
-        GL.glBindTexture(GL.GL_TEXTURE_2D, self._flat)
-        GL.glTexImage2D(
-            GL.GL_TEXTURE_2D, 0, GL.GL_R32F, size, size, 0, GL.GL_RED, GL.GL_FLOAT, None
-        )
-        for pname, value in (
-            (GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST),
-            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST),
-            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_BORDER),
-            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_BORDER),
-        ):
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, pname, value)
-        GL.glTexParameterfv(
-            GL.GL_TEXTURE_2D, GL.GL_TEXTURE_BORDER_COLOR, np.full(4, FAR_AWAY, np.float32)
-        )
-        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
-        self._flat_depth = self._depth_buffer(size)
+        self._flat = _depth_texture(GL.GL_TEXTURE_2D, size)
         self._flat_size = size
 
-    @staticmethod
-    def _depth_buffer(size: int) -> int:
-        rb = int(GL.glGenRenderbuffers(1))
-        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rb)
-        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_DEPTH_COMPONENT24, size, size)
-        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, 0)
-        return rb
+
+def _depth_texture(target: int, size: int) -> int:
+    """A square float depth texture (every face of a cube map); sampling state comes from
+    the samplers bound with it."""
+    tex = int(GL.glGenTextures(1))
+    GL.glBindTexture(target, tex)
+    faces = (
+        [GL.GL_TEXTURE_CUBE_MAP_POSITIVE_X + i for i in range(6)]
+        if target == GL.GL_TEXTURE_CUBE_MAP
+        else [target]
+    )
+    for face in faces:
+        GL.glTexImage2D(
+            face,
+            0,
+            GL.GL_DEPTH_COMPONENT32F,
+            size,
+            size,
+            0,
+            GL.GL_DEPTH_COMPONENT,
+            GL.GL_FLOAT,
+            None,
+        )
+    GL.glTexParameteri(target, GL.GL_TEXTURE_MAX_LEVEL, 0)  # complete without mipmaps
+    GL.glBindTexture(target, 0)
+    return tex

@@ -1,10 +1,13 @@
 #version 330 core
-// Writes how far the nearest caster is from the light: the distance to light_position for
-// cube maps (SHADOW_CUBE), the depth along light_axis past shadow_origin otherwise.
+// Writes how far the nearest caster is from the light, as the fragment's depth (over
+// shadow_range, so a depth map can be sampled with hardware comparison): the distance to
+// light_position for cube maps (SHADOW_CUBE), the depth along light_axis past shadow_origin
+// otherwise.
 
 uniform vec3 light_position;
 uniform vec3 light_axis;
 uniform vec3 shadow_origin;
+uniform float shadow_range;
 #ifdef ALPHA_MASK
 uniform vec4 base_color_factor;
 uniform float alpha_cutoff;
@@ -17,8 +20,6 @@ in vec3 frag_position;
 #ifdef TEXCOORD_0_LOC
 in vec2 uv_0;
 #endif
-
-out vec4 frag_distance;
 
 void main()
 {
@@ -36,5 +37,5 @@ void main()
 #else
     float dist = dot(frag_position - shadow_origin, light_axis);
 #endif
-    frag_distance = vec4(dist);
+    gl_FragDepth = clamp(dist / shadow_range, 0.0, 1.0);
 }

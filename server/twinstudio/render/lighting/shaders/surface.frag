@@ -1,8 +1,11 @@
 #version 330 core
-// Surfaces in scene-linear radiance (nits). Two passes share the material code:
-//   STUDIO_BASE_PASS   emissive + the uniform dome; writes depth and coverage alpha;
-//   STUDIO_LIGHT_PASS  one emitter (LIGHT_KIND), added on top with blending, optionally
-//                      shadowed by a cube (SHADOW_CUBE) or orthographic (SHADOW_ORTHO) map.
+// Surfaces in scene-linear radiance (nits). Three passes share the material code:
+//   STUDIO_BASE_PASS         emissive + the uniform dome; writes depth and coverage alpha;
+//   STUDIO_LIGHT_PASS        one emitter (LIGHT_KIND), added on top with blending, optionally
+//                            shadowed by a cube (SHADOW_CUBE) or orthographic (SHADOW_ORTHO)
+//                            map (soft_shadows.glsl), or by its blurred visibility
+//                            (SHADOW_MASK, penumbra.py);
+//   STUDIO_SHADOW_MASK_PASS  that visibility per pixel, for the penumbra blur.
 // The BRDF is pyrender's mesh.frag (Schlick F, Smith-Schlick G, GGX D on roughness^2), so a
 // tiny sphere light lights a surface exactly like a pyrender PointLight of L*pi*r^2 candela.
 // Area lights: diffuse is the exact irradiance of the emitter polygon clipped to the
@@ -183,7 +186,7 @@ void main()
 #endif
 
 ///////////////////////////////////////////////////////////////////////////////
-#ifdef STUDIO_LIGHT_PASS
+#if defined(STUDIO_LIGHT_PASS) || defined(STUDIO_SHADOW_MASK_PASS)
 
 uniform vec3 light_position;
 uniform vec3 light_x;       // world unit vectors of the light's local X, Y
@@ -235,170 +238,7 @@ float shaping(vec3 emit_dir)
     return f * (1.0 - t * t * (3.0 - 2.0 * t));
 }
 
-// Per-pixel white noise in [0, 1)^2 (a PCG-style integer hash: no visible structure).
-vec2 pixel_noise()
-{
-    uvec2 q = uvec2(gl_FragCoord.xy);
-    uint h = q.x * 1664525u + q.y * 22695477u + 1013904223u;
-    h ^= h >> 16u;
-    h *= 0x7feb352du;
-    h ^= h >> 15u;
-    h *= 0x846ca68bu;
-    h ^= h >> 16u;
-    return vec2(float(h & 0xffffu), float(h >> 16u)) / 65536.0;
-}
-
-// Stratified sample i of side^2 in [-1, 1]^2, shifted per pixel (Cranley-Patterson).
-vec2 square_tap(int i, int side, vec2 jitter)
-{
-    vec2 cell = vec2(float(i % side), float(i / side));
-    return fract((cell + 0.5) / float(side) + jitter) * 2.0 - 1.0;
-}
-
-// Shirley-Chiu concentric map of [-1, 1]^2 onto the unit disk (keeps strata).
-vec2 disk_tap(vec2 u)
-{
-    if (u.x == 0.0 && u.y == 0.0) {
-        return vec2(0.0);
-    }
-    float r;
-    float phi;
-    if (abs(u.x) > abs(u.y)) {
-        r = u.x;
-        phi = (PI / 4.0) * (u.y / u.x);
-    } else {
-        r = u.y;
-        phi = (PI / 2.0) - (PI / 4.0) * (u.x / u.y);
-    }
-    return r * vec2(cos(phi), sin(phi));
-}
-
-#if LIGHT_KIND == KIND_SPHERE || LIGHT_KIND == KIND_DISK
-#define ROUND_EMITTER 1
-#endif
-
-vec2 emitter_tap(int i, int side, vec2 jitter)
-{
-    vec2 u = square_tap(i, side, jitter);
-#ifdef ROUND_EMITTER
-    u = disk_tap(u);
-#endif
-    return u;
-}
-
-// the blocker search only needs a mean depth: at most 4 x 4 taps
-#if SHADOW_TAPS > 4
-const int SEARCH_SIDE = 4;
-#else
-const int SEARCH_SIDE = SHADOW_TAPS;
-#endif
-const int N_SEARCH = SEARCH_SIDE * SEARCH_SIDE;
-const int N_TAPS = SHADOW_TAPS * SHADOW_TAPS;
-const float SHADOW_BIAS = 0.001;  // relative to the receiver distance
-const float BLOCKER_SEARCH = 2.0; // finds blockers down to a third of the way to the light
-const float MAX_PENUMBRA = 12.0;
-
-#ifdef SHADOW_CUBE
-uniform samplerCube shadow_map;  // distance from light_position to the nearest caster
-uniform float shadow_texel;      // texel size / distance at a face centre (2 / face size)
-
-// Distance along unit dir from the light to the receiver's tangent plane (normal ng).
-float receiver_distance(vec3 dir, vec3 D, vec3 ng, float d_r)
-{
-    float dn = dot(dir, ng);
-    float t = dot(D, ng) / (abs(dn) > 1e-4 ? dn : 1e-4);
-    return t > 0.0 ? clamp(t, 0.5 * d_r, 2.0 * d_r) : d_r;
-}
-
-// PCSS over the emitter: e1, e2 span its half extents (world) as seen from the receiver.
-// A ray from emitter offset o to the receiver crosses blockers at depth d_b in direction
-// D + o * (d_r - d_b) / d_b, so the filter region follows the emitter's real shape.
-float shadow_visibility(vec3 p, vec3 ng, vec3 e1, vec3 e2)
-{
-    vec3 D0 = p - light_position;
-    float d0 = length(D0);
-    // Normal offset along the outward (camera-side) normal, growing toward the terminator:
-    // there the light's centre sees the surface's own curvature, which the horizon clip of
-    // the irradiance already accounts for.
-    float texel = shadow_texel * d0;
-    float facing = dot(ng, -D0) / d0;
-    vec3 D = D0 + ng * (texel * (1.0 + 3.0 * clamp(1.0 - facing, 0.0, 2.0)));
-    vec3 ngl = dot(ng, D) < 0.0 ? ng : -ng;
-    float d_r = length(D);
-    vec3 w = D / d_r;
-    vec3 b1 = normalize(cross(w, abs(w.y) < 0.9 ? vec3(0.0, 1.0, 0.0) : vec3(1.0, 0.0, 0.0)));
-    vec3 b2 = cross(w, b1);
-    vec2 jitter = pixel_noise();
-    float min_filter = 1.5 * texel;
-
-    float blockers = 0.0;
-    float depth_sum = 0.0;
-    for (int i = 0; i < N_SEARCH; i++) {
-        vec2 u = emitter_tap(i, SEARCH_SIDE, jitter);
-        vec3 dir = normalize(D + (u.x * e1 + u.y * e2) * BLOCKER_SEARCH + (u.x * b1 + u.y * b2) * min_filter);
-        float s = texture(shadow_map, dir).r;
-        float hit = s < receiver_distance(dir, D, ngl, d_r) * (1.0 - SHADOW_BIAS) ? 1.0 : 0.0;
-        blockers += hit;
-        depth_sum += hit * s;
-    }
-    // no blocker: skip filtering (a loop, so whole SIMD groups really skip it on llvmpipe)
-    int n = blockers > 0.0 ? N_TAPS : 0;
-    float d_b = depth_sum / max(blockers, 1.0);
-    float spread = clamp((d_r - d_b) / max(d_b, 1e-4), 0.0, MAX_PENUMBRA);
-    float lit = 0.0;
-    for (int i = 0; i < n; i++) {
-        vec2 u = emitter_tap(i, SHADOW_TAPS, jitter);
-        vec3 dir = normalize(D + (u.x * e1 + u.y * e2) * spread + (u.x * b1 + u.y * b2) * min_filter);
-        float s = texture(shadow_map, dir).r;
-        lit += s < receiver_distance(dir, D, ngl, d_r) * (1.0 - SHADOW_BIAS) ? 0.0 : 1.0;
-    }
-    return n > 0 ? lit / float(N_TAPS) : 1.0;
-}
-#endif
-
-#ifdef SHADOW_ORTHO
-uniform sampler2D shadow_map;    // depth along light_axis from shadow_origin's plane
-uniform vec3 shadow_origin;      // centre of the shadow box's near face
-uniform float shadow_half_extent;
-uniform float shadow_texel;      // world size of a texel
-
-float shadow_visibility(vec3 p, vec3 ng)
-{
-    float facing = -dot(ng, light_axis);
-    vec3 q = p + ng * (shadow_texel * (1.5 + 4.0 * clamp(1.0 - facing, 0.0, 2.0))) - shadow_origin;
-    vec3 ngl = facing > 0.0 ? ng : -ng;
-    vec2 xy = vec2(dot(q, light_x), dot(q, light_y));
-    float d_r = dot(q, light_axis);
-    // receiver tangent plane: depth grows by dot(slope, offset)
-    vec3 nl = vec3(dot(ngl, light_x), dot(ngl, light_y), dot(ngl, light_axis));
-    float nz = abs(nl.z) > 0.1 ? nl.z : (nl.z < 0.0 ? -0.1 : 0.1);
-    vec2 slope = -nl.xy / nz;
-    vec2 jitter = pixel_noise();
-    float to_uv = 0.5 / shadow_half_extent;
-    float min_filter = 1.5 * shadow_texel;
-
-    float search = d_r * light_tan_half + min_filter;
-    float blockers = 0.0;
-    float depth_sum = 0.0;
-    for (int i = 0; i < N_SEARCH; i++) {
-        vec2 o = disk_tap(square_tap(i, SEARCH_SIDE, jitter)) * search;
-        float s = texture(shadow_map, (xy + o) * to_uv + 0.5).r;
-        float hit = s < (d_r + dot(slope, o)) - SHADOW_BIAS * d_r ? 1.0 : 0.0;
-        blockers += hit;
-        depth_sum += hit * s;
-    }
-    int n = blockers > 0.0 ? N_TAPS : 0;
-    float d_b = depth_sum / max(blockers, 1.0);
-    float radius = max(d_r - d_b, 0.0) * light_tan_half + min_filter;
-    float lit = 0.0;
-    for (int i = 0; i < n; i++) {
-        vec2 o = disk_tap(square_tap(i, SHADOW_TAPS, jitter)) * radius;
-        float s = texture(shadow_map, (xy + o) * to_uv + 0.5).r;
-        lit += s < (d_r + dot(slope, o)) - SHADOW_BIAS * d_r ? 0.0 : 1.0;
-    }
-    return n > 0 ? lit / float(N_TAPS) : 1.0;
-}
-#endif
+#include "soft_shadows.glsl"
 
 // Lambert's edge integral for one edge a->b (relative to the shading point).
 vec3 edge_integral(vec3 a, vec3 b)
@@ -469,6 +309,87 @@ float polygon_irradiance(vec3 p, vec3 n, vec3 c, vec3 e1, vec3 e2)
     return 0.5 * abs(dot(sum, n));
 }
 
+// The emitter seen from a point in direction w at distance d from its centre: the centre pc
+// and half axes e1, e2 (world) of the rectangle or disc the irradiance integrates and the
+// shadow taps are laid over. A sphere is its silhouette disc, a cylinder the 2r x l
+// rectangle facing the point.
+void emitter_half_axes(vec3 w, float d, out vec3 pc, out vec3 e1, out vec3 e2)
+{
+    pc = light_position;
+#if LIGHT_KIND == KIND_RECT
+    e1 = light_x * light_half.x;
+    e2 = light_y * light_half.y;
+#elif LIGHT_KIND == KIND_DISK
+    e1 = light_x * light_half.x;
+    e2 = light_y * light_half.x;
+#elif LIGHT_KIND == KIND_SPHERE
+    float radius = light_half.x;
+    float dc = max(d, radius * 1.0001);
+    vec3 b1 = normalize(cross(w, abs(w.y) < 0.9 ? vec3(0.0, 1.0, 0.0) : vec3(1.0, 0.0, 0.0)));
+    vec3 b2 = cross(w, b1);
+    // the silhouette circle: radius r sqrt(1 - r^2/d^2), r^2/d toward the point
+    float sil = radius * sqrt(max(1.0 - radius * radius / (dc * dc), 0.0));
+    pc = light_position + w * (radius * radius / dc);
+    e1 = b1 * sil;
+    e2 = b2 * sil;
+#else
+    vec3 across = cross(light_x, w);
+    float sin_axis = length(across);
+    e1 = light_x * light_half.x;
+    e2 = (sin_axis > 1e-6 ? across / sin_axis : light_y) * light_half.y;
+#endif
+}
+
+#endif
+
+#if defined(SHADOW_CUBE) || defined(SHADOW_ORTHO)
+// Fraction of the emitter the surface point sees, and the world-space half width of the
+// penumbra there (0 where no blocker was found).
+float light_visibility(Surface s, out float penumbra)
+{
+#ifdef SHADOW_ORTHO
+    return shadow_visibility(s.p, s.ng, penumbra);
+#else
+    vec3 D = s.p - light_position;
+    float d = max(length(D), 1e-6);
+    vec3 pc;
+    vec3 e1;
+    vec3 e2;
+    emitter_half_axes(D / d, d, pc, e1, e2);
+    return shadow_visibility(s.p, s.ng, e1, e2, penumbra);
+#endif
+}
+#endif
+
+#endif
+
+///////////////////////////////////////////////////////////////////////////////
+#ifdef STUDIO_SHADOW_MASK_PASS
+// One light's visibility per pixel of the opaque layer, for the penumbra blur (see
+// penumbra.py): r visibility, g the blur radius in pixels (a quarter of the penumbra's
+// width on screen, 0 where no blocker was found), b 1 / view depth.
+
+uniform mat4 V;
+uniform float focal_px;      // focal length in pixels: screen size of 1 m at 1 m
+uniform float max_blur;      // pixels
+
+void main()
+{
+    Surface s = load_surface();
+    float penumbra;
+    float vis = light_visibility(s, penumbra);
+    float depth = max(-(V * vec4(s.p, 1.0)).z, 1e-4);
+    float radius = clamp(0.5 * penumbra * focal_px / depth, 0.0, max_blur);
+    frag_color = vec4(vis, radius, 1.0 / depth, 0.0);
+}
+
+#endif
+
+///////////////////////////////////////////////////////////////////////////////
+#ifdef STUDIO_LIGHT_PASS
+
+#ifdef SHADOW_MASK
+uniform sampler2D shadow_mask;  // this light's visibility, blurred within penumbrae
 #endif
 
 void main()
@@ -486,9 +407,6 @@ void main()
     vec3 E = light_radiance * nl;
     color = diffuse(n, v, l, s.f0, s.c_diff) * E
           + specular(n, v, l, s.f0, s.roughness, min(alpha + 0.5 * light_tan_half, 1.0)) * light_radiance;
-#ifdef SHADOW_ORTHO
-    color *= shadow_visibility(p, s.ng);
-#endif
 
 #else
     vec3 D = p - light_position;
@@ -506,14 +424,11 @@ void main()
 #if LIGHT_KIND == KIND_RECT || LIGHT_KIND == KIND_DISK
     front = step(0.0, dot(D, light_axis));
     float cos_e = max(dot(w, light_axis), 0.0);
+    emitter_half_axes(w, d, pc, e1, e2);
 #if LIGHT_KIND == KIND_RECT
-    e1 = light_x * light_half.x;
-    e2 = light_y * light_half.y;
     area_toward = 4.0 * light_half.x * light_half.y * cos_e;
     size = sqrt(4.0 * light_half.x * light_half.y / PI);
 #else
-    e1 = light_x * light_half.x;
-    e2 = light_y * light_half.x;
     area_toward = PI * light_half.x * light_half.x * cos_e;
     size = light_half.x;
 #endif
@@ -531,14 +446,7 @@ void main()
 
 #elif LIGHT_KIND == KIND_SPHERE
     float radius = light_half.x;
-    float dc = max(d, radius * 1.0001);
-    vec3 b1 = normalize(cross(w, abs(w.y) < 0.9 ? vec3(0.0, 1.0, 0.0) : vec3(1.0, 0.0, 0.0)));
-    vec3 b2 = cross(w, b1);
-    // the silhouette circle: radius r sqrt(1 - r^2/d^2), r^2/d toward p
-    float sil = radius * sqrt(max(1.0 - radius * radius / (dc * dc), 0.0));
-    pc = light_position + w * (radius * radius / dc);
-    e1 = b1 * sil;
-    e2 = b2 * sil;
+    emitter_half_axes(w, d, pc, e1, e2);
     area_toward = PI * radius * radius;
     size = radius;
     vec3 lc = light_position - p;
@@ -548,10 +456,8 @@ void main()
 #elif LIGHT_KIND == KIND_CYLINDER
     float half_len = light_half.x;
     float radius = light_half.y;
-    vec3 across = cross(light_x, w);
-    float sin_axis = length(across);
-    e1 = light_x * half_len;
-    e2 = (sin_axis > 1e-6 ? across / sin_axis : light_y) * radius;
+    float sin_axis = length(cross(light_x, w));
+    emitter_half_axes(w, d, pc, e1, e2);
     area_toward = 4.0 * radius * half_len * sin_axis;
     size = sqrt(4.0 * radius * half_len / PI);
     // Karis' tube: nearest point of the axis segment to the ray, then the sphere step
@@ -579,9 +485,13 @@ void main()
     vec3 color_s = specular(n, v, ls, s.f0, s.roughness, alpha_s) * E_s;
     color = color_d + color_s;
 
-#ifdef SHADOW_CUBE
-    color *= shadow_visibility(p, s.ng, e1, e2);
 #endif
+
+#ifdef SHADOW_MASK
+    color *= texelFetch(shadow_mask, ivec2(gl_FragCoord.xy), 0).r;
+#elif defined(SHADOW_CUBE) || defined(SHADOW_ORTHO)
+    float penumbra;
+    color *= light_visibility(s, penumbra);
 #endif
 
     frag_color = vec4(color, 0.0);
