@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import json
 import os
 import platform
 import signal
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +122,21 @@ async def wait_healthy(
                         return time.perf_counter() - start
             await asyncio.sleep(0.05)
     raise RuntimeError(f"{proc.args!r} was not healthy after {timeout:.0f} s")
+
+
+def write_report(
+    report: dict[str, Any],
+    table: Callable[[dict[str, Any]], str],
+    out: str | Path,
+    started: dt.datetime,
+    default: Callable[[Any], Any] | None = None,
+) -> int:
+    """Stamp the run's length, print ``table(report)``, write ``report`` as JSON to ``out``
+    (``default`` converts what JSON can't hold); return 0, the bench's exit status."""
+    report["seconds"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    print(table(report))
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=default) + "\n")
+    print(f"\nwrote {path} ({report['seconds']:.0f} s in all)")
+    return 0

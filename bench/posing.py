@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -208,13 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     report["receive"] = bench_receive(args.n)
     print("2. StageEditor.apply ...", flush=True)
     report["apply"] = bench_apply(args.n)
-    report["seconds"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    print(table(report))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {out} ({report['seconds']:.0f} s in all)")
-    return 0
+    return harness.write_report(report, table, args.out, started)
 
 
 if __name__ == "__main__":

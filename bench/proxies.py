@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
@@ -374,13 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         report["server"] = bench_server(args, Path(tmp))
     print("2. in-process build ...", flush=True)
     report["in_process"] = bench_in_process(args)
-    report["seconds"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    print(table(report))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=_json) + "\n")
-    print(f"\nwrote {out} ({report['seconds']:.0f} s in all)")
-    return 0
+    return harness.write_report(report, table, args.out, started, default=_json)
 
 
 def _json(value: object) -> object:

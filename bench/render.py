@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
-import json
 import os
 import subprocess
 import sys
@@ -75,19 +74,6 @@ def setup_gl() -> dict[str, str]:
     select_platform()
     apply_pyrender_compat()
     return {"platform": "egl"}
-
-
-def ms_stats(values_ms: list[float]) -> dict[str, float]:
-    if not values_ms:
-        return {"n": 0}
-    a = np.asarray(values_ms, dtype=np.float64)
-    return {
-        "n": int(a.size),
-        "mean": float(a.mean()),
-        "p50": float(np.percentile(a, 50)),
-        "p99": float(np.percentile(a, 99)),
-        "max": float(a.max()),
-    }
 
 
 def preview_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -193,8 +179,8 @@ def render_loop(
         "seconds": wall,
         "fps": frames / wall,
         "ms_per_frame": wall * 1e3 / frames,
-        "render_ms": ms_stats(render_ms),
-        "encode_ms": ms_stats(encode_ms),
+        "render_ms": harness.summary(render_ms),
+        "encode_ms": harness.summary(encode_ms),
         "jpeg_bytes": jpeg_bytes,
         "cpu_pct_of_one_core": cpu.pct_of_one_core(),
     }
@@ -378,15 +364,15 @@ async def stream_workload(
             f"{w}x{h}": sum((f.width, f.height) == (w, h) for f in in_window)
             for w, h in sorted({(f.width, f.height) for f in in_window})
         },
-        "edit_to_frame_ms": ms_stats(latencies),
+        "edit_to_frame_ms": harness.summary(latencies),
         "edits_without_frame": unanswered,
         "last_edit_to_refined_ms": (settled.at - sent[last]) * 1e3 if settled else None,
-        "ack_ms": ms_stats(acks),
+        "ack_ms": harness.summary(acks),
         "node_render_ms": {
-            "preview": ms_stats([f.render_ms for f in previews]),
-            "refined": ms_stats([f.render_ms for f in refined]),
+            "preview": harness.summary([f.render_ms for f in previews]),
+            "refined": harness.summary([f.render_ms for f in refined]),
         },
-        "node_encode_ms": ms_stats([f.encode_ms for f in in_window]),
+        "node_encode_ms": harness.summary([f.encode_ms for f in in_window]),
         "jpeg_bytes_mean": float(np.mean([f.jpeg_bytes for f in in_window])) if in_window else 0,
         "cpu_pct_of_one_core": cpu_pct,
     }
@@ -481,7 +467,7 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
             "selection": ("evening", "studio_basics")[k % 2],
         },
     }  # fmt: skip
-    out: dict[str, Any] = {"full_build_ms": ms_stats(builds)}
+    out: dict[str, Any] = {"full_build_ms": harness.summary(builds)}
     per_edit: dict[str, Any] = {}
     for name, wire in edits.items():
         samples: list[float] = []
@@ -493,7 +479,7 @@ def bench_sync(args: argparse.Namespace) -> dict[str, Any]:
                 samples.append(stats.seconds * 1e3)
         assert stats is not None
         per_edit[name] = {
-            "sync_ms": ms_stats(samples),
+            "sync_ms": harness.summary(samples),
             "full": stats.full,
             "meshes_rebuilt": stats.meshes_rebuilt,
             "nodes_moved": stats.nodes_moved,
@@ -730,13 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         gl.scene.close()
         gl.renderer.delete()
         gl.offscreen.delete()
-    report["seconds"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    print(table(report))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {out} ({report['seconds']:.0f} s in all)")
-    return 0
+    return harness.write_report(report, table, args.out, started)
 
 
 if __name__ == "__main__":

@@ -235,13 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     "wall_over_floor": harness.ratio(cli["wall_s"], fl["total_s"]),
                 }
             )
-    report["seconds"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    print(table(report))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {out} ({report['seconds']:.0f} s in all)")
-    return 0
+    return harness.write_report(report, table, args.out, started)
 
 
 if __name__ == "__main__":
