@@ -413,6 +413,32 @@ def test_owner_poses_the_twin_with_a_preset_and_a_joint_slider(users: Studio) ->
     wait_until(lambda: _same_pose(_rotations(users), start), what="the shot's pose again")
 
 
+def test_clicking_a_joint_sphere_picks_that_joint_for_the_sliders(users: Studio) -> None:
+    owner = users.owner
+    layout_ready(owner)
+    skeleton = rest(users, "/api/rooms/default/poses")["skeletons"][0]
+    root = _twin_root(users, skeleton["skeleton"])
+    owner.select(root)  # the twin's joints show as spheres once it is selected
+    # a limited joint whose sphere is on screen, the page's own picking finds, and that lies
+    # away from the twin's gizmo (whose handles win where they overlap, as in any DCC)
+    origin = hook(owner, "gizmoOrigin()")
+    candidates = []
+    for joint in skeleton["joints"]:
+        ball = hook(owner, f"jointBall({json.dumps(joint['token'])})")
+        if joint["limits"] is None or not ball or not ball["inView"]:
+            continue
+        hit = hook(owner, f"pickAt({ball['x']}, {ball['y']})")
+        if hit and hit.get("joint") == joint["token"]:
+            away = math.hypot(ball["x"] - origin["x"], ball["y"] - origin["y"])
+            candidates.append((away, joint["token"], joint, ball))
+    assert candidates, "no joint sphere of the twin can be clicked in the layout view"
+    _, _, joint, ball = max(candidates)
+    owner.page.mouse.click(ball["x"], ball["y"])
+    expect(owner.testid("pose-joint")).to_have_value(joint["token"])
+    expect(owner.testid("pose-x")).to_have_attribute("aria-label", f"{joint['name']} X rotation")
+    expect(owner.testid("pose-x")).to_have_attribute("min", f"{joint['limits']['x'][0]:g}")
+
+
 def test_owner_recolours_the_backdrop_and_the_reviewer_sees_it(users: Studio) -> None:
     import msgpack
 

@@ -148,7 +148,8 @@ export class PosePanel {
     }
     const picker = h("select", { class: "variant-select", "data-testid": "pose-joint", "aria-label": "Joint" },
       h("option", { value: "" }, "Pick a joint…"),
-      ...skel.joints.map((j) => h("option", { value: j.token, selected: j.token === picked }, j.name)));
+      ...skel.joints.map((j) => h("option", { value: j.token }, j.name)));
+    picker.value = picked; // a joint picked in the layout view shows here too
     picker.addEventListener("change", () => this.app.selectJoint(path, picker.value || null));
     parts.push(h("div", { class: "field" }, h("label", { class: "field-label" }, "Joint"), picker));
     this.error = h("p", { class: "hint error", "data-testid": "pose-error", hidden: true });

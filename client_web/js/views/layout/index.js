@@ -287,6 +287,16 @@ export function mountLayout(root, session, app) {
       if (c.space === "local") along.applyQuaternion(gizmo.handle.quaternion);
       return project(origin.addScaledVector(along, 0.45 * (factor * c.size) / 4));
     },
+    /** CSS pixels of the shown joint sphere for `token`, or null when it is not shown. */
+    jointBall(token) {
+      render();
+      for (const s of layout.skeletons) {
+        if (!s.group.visible) continue;
+        const ball = s.group.children.find((b) => b.userData.joint === token);
+        if (ball) return project(new THREE.Vector3().setFromMatrixPosition(ball.matrixWorld));
+      }
+      return null;
+    },
     camera() {
       return { position: camera.position.toArray(), quaternion: camera.quaternion.toArray(), fov: camera.fov };
     },
