@@ -47,7 +47,7 @@ import numpy as np
 
 import harness
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = harness.REPO
 STAGES = REPO / "stages"
 SHOT = "default_shot.usda"
 RESULTS_FILE = REPO / "bench" / "results" / "render-latest.json"
@@ -221,18 +221,6 @@ def bench_raw(gl: Gl, args: argparse.Namespace) -> dict[str, Any]:
 # -- 2. streamed (real server + real render node) ------------------------------------------
 
 
-def twinstudio_command() -> list[str]:
-    exe = Path(sys.executable).parent / "twinstudio"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "twinstudio.cli"]
-
-
-def spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-
 async def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> float:
     """Poll ``GET /healthz`` until 200; return the seconds it took."""
     return await harness.wait_healthy(proc, port, log_path)
@@ -393,14 +381,14 @@ def bench_stream(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     server_log, node_log = tmp / "studio.log", tmp / "render-node.log"
     server = node = None
     try:
-        server = spawn(
-            [*twinstudio_command(), "serve", "--host", HOST, "--port", str(port),
+        server = harness.spawn(
+            [*harness.twinstudio_command(), "serve", "--host", HOST, "--port", str(port),
              "--data", str(data)],
             server_log,
         )  # fmt: skip
         healthy_s = asyncio.run(wait_healthy(server, port, server_log))
-        node = spawn(
-            [*twinstudio_command(), "render-node", "--server", url, "--room", ROOM,
+        node = harness.spawn(
+            [*harness.twinstudio_command(), "render-node", "--server", url, "--room", ROOM,
              "--token", tokens["render"]],
             node_log,
         )  # fmt: skip
